@@ -1,0 +1,1 @@
+//! toolgate: a framework and gateway for the Model Context Protocol.
