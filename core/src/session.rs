@@ -1,0 +1,177 @@
+//! Downstream sessions: who the client is, what it negotiated, and how to reach it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use rmcp::model::{Implementation, ProtocolVersion};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::jsonrpc::{RequestId, notification_frame};
+
+/// Which inbound transport a session arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The gateway's stdin/stdout.
+    Stdio,
+    /// Streamable HTTP (2025-03-26 and later).
+    StreamableHttp,
+    /// Legacy HTTP+SSE (2024-11-05).
+    Sse,
+}
+
+/// What is known about a downstream session.
+#[derive(Debug)]
+pub struct SessionInfo {
+    id: Option<Arc<str>>,
+    transport: TransportKind,
+    protocol_version: OnceLock<ProtocolVersion>,
+    client_info: OnceLock<Implementation>,
+    created: Instant,
+}
+
+impl SessionInfo {
+    /// A new session; `id` is the `Mcp-Session-Id` (None on stdio and for stateless requests).
+    pub fn new(id: Option<Arc<str>>, transport: TransportKind) -> Self {
+        SessionInfo {
+            id,
+            transport,
+            protocol_version: OnceLock::new(),
+            client_info: OnceLock::new(),
+            created: Instant::now(),
+        }
+    }
+
+    /// A stateless (2026-07-28) request's session: no id, version fixed by the request.
+    pub fn stateless(version: ProtocolVersion, transport: TransportKind) -> Self {
+        let s = SessionInfo::new(None, transport);
+        let _ = s.protocol_version.set(version);
+        s
+    }
+
+    /// The session id, if the transport has one.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    /// The inbound transport.
+    pub fn transport(&self) -> TransportKind {
+        self.transport
+    }
+    /// The negotiated protocol version (None before `initialize`).
+    pub fn protocol_version(&self) -> Option<&ProtocolVersion> {
+        self.protocol_version.get()
+    }
+    /// The client's `clientInfo` from `initialize`.
+    pub fn client_info(&self) -> Option<&Implementation> {
+        self.client_info.get()
+    }
+    /// When the session started.
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+    /// Records the outcome of `initialize`. Returns false if the session was already initialized.
+    pub(crate) fn set_initialized(&self, version: ProtocolVersion, client: Implementation) -> bool {
+        let fresh = self.protocol_version.set(version).is_ok();
+        let _ = self.client_info.set(client);
+        fresh
+    }
+}
+
+/// A handle to send messages to the calling client: progress, logging, list changes.
+///
+/// Sending never blocks: if the client does not read and its queue is full, the message is
+/// dropped (notifications are advisory) and `false` returned.
+#[derive(Debug, Clone, Default)]
+pub struct Downstream {
+    tx: Option<mpsc::Sender<Bytes>>,
+}
+
+impl Downstream {
+    /// A downstream that discards everything (no channel back to the client).
+    pub fn none() -> Self {
+        Downstream { tx: None }
+    }
+    /// A downstream writing frames into `tx`.
+    pub fn new(tx: mpsc::Sender<Bytes>) -> Self {
+        Downstream { tx: Some(tx) }
+    }
+    /// Sends one complete JSON-RPC frame.
+    pub fn send_frame(&self, frame: Bytes) -> bool {
+        match &self.tx {
+            Some(tx) => tx.try_send(frame).is_ok(),
+            None => false,
+        }
+    }
+    /// Sends a notification.
+    pub fn notify(&self, method: &str, params: Option<&RawValue>) -> bool {
+        if self.tx.is_none() {
+            return false;
+        }
+        self.send_frame(notification_frame(method, params))
+    }
+    /// Whether there is a channel at all.
+    pub fn is_connected(&self) -> bool {
+        self.tx.as_ref().is_some_and(|t| !t.is_closed())
+    }
+}
+
+/// A live session as the dispatcher sees it: info plus the requests in flight, so that
+/// `notifications/cancelled` can reach them.
+#[derive(Debug)]
+pub struct Session {
+    info: Arc<SessionInfo>,
+    inflight: Mutex<HashMap<RequestId, CancellationToken>>,
+    closed: CancellationToken,
+}
+
+impl Session {
+    /// A session around `info`.
+    pub fn new(info: SessionInfo) -> Self {
+        Session {
+            info: Arc::new(info),
+            inflight: Mutex::new(HashMap::new()),
+            closed: CancellationToken::new(),
+        }
+    }
+    /// The shared info.
+    pub fn info(&self) -> &Arc<SessionInfo> {
+        &self.info
+    }
+    /// Fires when the session ends.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+    /// Ends the session: cancels everything in flight.
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+    /// Registers a request in flight; the token is a child of the session's.
+    pub(crate) fn begin(&self, id: &RequestId) -> CancellationToken {
+        let token = self.closed.child_token();
+        if let Ok(mut map) = self.inflight.lock() {
+            map.insert(id.clone(), token.clone());
+        }
+        token
+    }
+    /// Forgets a finished request.
+    pub(crate) fn end(&self, id: &RequestId) {
+        if let Ok(mut map) = self.inflight.lock() {
+            map.remove(id);
+        }
+    }
+    /// Cancels a request in flight; unknown or finished ids are ignored.
+    pub(crate) fn cancel(&self, id: &RequestId) {
+        let token = self.inflight.lock().ok().and_then(|mut m| m.remove(id));
+        if let Some(t) = token {
+            t.cancel();
+        }
+    }
+    /// How many requests are in flight.
+    pub fn inflight(&self) -> usize {
+        self.inflight.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}

@@ -1,0 +1,329 @@
+//! Upstreams: MCP servers behind the gateway, each over a connection toolgate owns.
+//!
+//! An [`Upstream`] is a leaf [`McpService`](crate::McpService): it forwards a request to its
+//! server and returns the raw result. Every request gets a fresh numeric id from the upstream's
+//! [`RequestTable`](table::RequestTable), so two downstream clients that both send `id: 0` never
+//! cross; the caller's id is restored by the dispatcher. Progress tokens are rewritten the same
+//! way. A supervisor task per upstream (one file per transport) connects, runs the `initialize`
+//! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
+
+mod handshake;
+pub mod stdio;
+pub mod streamable_http;
+pub(crate) mod table;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rmcp::model::{Implementation, ProtocolVersion, ServerCapabilities};
+use serde_json::value::RawValue;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::envelope::{McpRequest, McpResponse};
+use crate::error::{ErrorKind, McpError};
+use crate::session::Downstream;
+use table::{Link, RequestTable};
+
+pub use stdio::StdioSpec;
+pub use streamable_http::StreamableHttpSpec;
+
+/// What an upstream negotiated in its `initialize` handshake.
+#[derive(Debug, Clone)]
+pub struct ReadyInfo {
+    /// The protocol version the upstream agreed to.
+    pub protocol_version: ProtocolVersion,
+    /// The upstream's `serverInfo`.
+    pub server_info: Implementation,
+    /// The upstream's capabilities.
+    pub capabilities: ServerCapabilities,
+    /// The upstream's `instructions`.
+    pub instructions: Option<String>,
+    /// When it became ready.
+    pub since: Instant,
+}
+
+/// Where an upstream stands.
+#[derive(Debug, Clone)]
+pub enum UpstreamStatus {
+    /// Connecting or handshaking.
+    Starting,
+    /// Connected and initialized.
+    Ready(Arc<ReadyInfo>),
+    /// Not connected; `reason` says why. The supervisor keeps retrying with backoff.
+    Down {
+        /// Why it is down, for health output and errors.
+        reason: String,
+    },
+}
+
+impl UpstreamStatus {
+    /// True when calls can be forwarded.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, UpstreamStatus::Ready(_))
+    }
+}
+
+/// Something an upstream tells the aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamEvent {
+    /// The upstream became ready, or went down: re-list everything.
+    StatusChanged(Arc<str>),
+    /// `notifications/tools/list_changed` and friends: re-list that kind.
+    ListChanged(Arc<str>, ListKind),
+    /// `notifications/resources/updated`, passed on to clients as is.
+    ResourceUpdated(Arc<str>, Bytes),
+}
+
+/// Which list changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListKind {
+    /// tools
+    Tools,
+    /// prompts
+    Prompts,
+    /// resources and resource templates
+    Resources,
+}
+
+/// Settings shared by every upstream transport.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    /// How long a forwarded request may take before it is cancelled upstream.
+    pub request_timeout: Duration,
+    /// How long the `initialize` handshake may take.
+    pub connect_timeout: Duration,
+    /// First reconnect delay; doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest reconnect delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for UpstreamOptions {
+    fn default() -> Self {
+        UpstreamOptions {
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One upstream MCP server: a leaf `McpService`.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) name: Arc<str>,
+    pub(crate) table: RequestTable,
+    pub(crate) status: watch::Sender<UpstreamStatus>,
+    pub(crate) link: std::sync::RwLock<Option<Link>>,
+    pub(crate) events: broadcast::Sender<UpstreamEvent>,
+    pub(crate) options: UpstreamOptions,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub(crate) fn set_status(&self, status: UpstreamStatus) {
+        let changed = {
+            let old = self.status.borrow();
+            old.is_ready() != status.is_ready()
+                || matches!((&*old, &status), (UpstreamStatus::Ready(_), UpstreamStatus::Ready(_)))
+        };
+        self.status.send_replace(status);
+        if changed {
+            let _ = self
+                .events
+                .send(UpstreamEvent::StatusChanged(self.name.clone()));
+        }
+    }
+
+    pub(crate) fn set_link(&self, link: Option<Link>) {
+        if let Ok(mut l) = self.link.write() {
+            *l = link;
+        }
+    }
+}
+
+impl Upstream {
+    fn new(name: &str, options: UpstreamOptions, shutdown: CancellationToken) -> Upstream {
+        let (events, _) = broadcast::channel(64);
+        Upstream {
+            shared: Arc::new(Shared {
+                name: name.into(),
+                table: RequestTable::default(),
+                status: watch::Sender::new(UpstreamStatus::Starting),
+                link: std::sync::RwLock::new(None),
+                events,
+                options,
+                shutdown,
+            }),
+        }
+    }
+
+    /// Starts a child-process upstream and its supervisor.
+    pub fn stdio(
+        name: &str,
+        spec: StdioSpec,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+    ) -> Upstream {
+        let up = Upstream::new(name, options, shutdown);
+        stdio::spawn_supervisor(up.shared.clone(), spec);
+        up
+    }
+
+    /// Starts a Streamable HTTP upstream and its supervisor.
+    pub fn streamable_http(
+        name: &str,
+        spec: StreamableHttpSpec,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+    ) -> Upstream {
+        let up = Upstream::new(name, options, shutdown);
+        streamable_http::spawn_supervisor(up.shared.clone(), spec);
+        up
+    }
+
+    /// The configured name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The current status.
+    pub fn status(&self) -> UpstreamStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// Watches status changes.
+    pub fn watch_status(&self) -> watch::Receiver<UpstreamStatus> {
+        self.shared.status.subscribe()
+    }
+
+    /// Subscribes to events (status and list changes).
+    pub fn events(&self) -> broadcast::Receiver<UpstreamEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Waits until the upstream is ready or `timeout` passes; returns whether it is ready.
+    pub async fn ready(&self, timeout: Duration) -> bool {
+        let mut rx = self.shared.status.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(UpstreamStatus::is_ready))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Requests in flight right now.
+    pub fn inflight(&self) -> usize {
+        self.shared.table.len()
+    }
+
+    /// Forwards one request: `method` with raw `params`; notifications for the caller
+    /// (progress) go to `downstream`; `cancel` aborts it (and cancels it upstream).
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        downstream: Downstream,
+        cancel: &CancellationToken,
+    ) -> Result<Box<RawValue>, McpError> {
+        let shared = &self.shared;
+        let link = {
+            let status = shared.status.borrow();
+            match &*status {
+                UpstreamStatus::Ready(_) => {}
+                UpstreamStatus::Starting => {
+                    return Err(McpError::upstream_unavailable(
+                        &shared.name,
+                        format!("upstream '{}' is still starting", shared.name),
+                    ));
+                }
+                UpstreamStatus::Down { reason } => {
+                    return Err(McpError::upstream_unavailable(
+                        &shared.name,
+                        format!("upstream '{}' is down: {reason}", shared.name),
+                    ));
+                }
+            }
+            shared.link.read().ok().and_then(|l| l.clone())
+        };
+        let Some(link) = link else {
+            return Err(McpError::upstream_unavailable(
+                &shared.name,
+                format!("upstream '{}' is not connected", shared.name),
+            ));
+        };
+        table::call(shared, &link, method, params, downstream, cancel).await
+    }
+}
+
+impl tower::Service<McpRequest> for Upstream {
+    type Response = McpResponse;
+    type Error = McpError;
+    type Future = Pin<Box<dyn Future<Output = Result<McpResponse, McpError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), McpError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let result = this
+                .call(
+                    req.message.method.as_str(),
+                    req.message.params.as_deref(),
+                    req.ctx.downstream.clone(),
+                    &req.ctx.cancel,
+                )
+                .await?;
+            Ok(McpResponse::new(result))
+        })
+    }
+}
+
+/// Exponential backoff with a reset after a stable run.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    next: Duration,
+    initial: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(options: &UpstreamOptions) -> Self {
+        Backoff {
+            next: options.initial_backoff,
+            initial: options.initial_backoff,
+            max: options.max_backoff,
+        }
+    }
+    /// The delay before the next attempt.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+    /// Called after a connection that stayed up a while.
+    pub(crate) fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// Error for a request the upstream could not take.
+pub(crate) fn unavailable(shared: &Shared, why: impl std::fmt::Display) -> McpError {
+    McpError::gateway(
+        ErrorKind::UpstreamUnavailable,
+        &shared.name,
+        true,
+        format!("upstream '{}' {why}", shared.name),
+    )
+}

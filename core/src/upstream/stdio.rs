@@ -1,0 +1,244 @@
+//! Upstream over stdio: a child process the gateway owns.
+//!
+//! One JSON-RPC message per line on the child's stdin/stdout; stderr is drained into the
+//! gateway's log under the server's name. A supervisor restarts the child with backoff when it
+//! exits; every call in flight at that moment fails at once with a retryable error. Children are
+//! killed when the gateway stops (`kill_on_drop`, and on Linux `PR_SET_PDEATHSIG`, so not even a
+//! SIGKILLed gateway leaves one behind). Shutdown closes stdin first, then kills.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, LinesCodec};
+
+use super::table::{self, Link};
+use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
+
+/// Longest line accepted from a child (a larger message is dropped and logged).
+const MAX_LINE: usize = 64 * 1024 * 1024;
+/// How long a child gets to exit after its stdin closes, before it is killed.
+const GRACE: Duration = Duration::from_secs(2);
+/// A child that stayed up this long resets the backoff.
+const STABLE: Duration = Duration::from_secs(10);
+
+/// How to start a stdio server.
+#[derive(Debug, Clone, Default)]
+pub struct StdioSpec {
+    /// The program.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables (the gateway's environment is inherited).
+    pub env: BTreeMap<String, String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+}
+
+pub(crate) fn spawn_supervisor(shared: Arc<Shared>, spec: StdioSpec) {
+    tokio::spawn(supervise(shared, spec));
+}
+
+async fn supervise(shared: Arc<Shared>, spec: StdioSpec) {
+    let mut backoff = Backoff::new(&shared.options);
+    loop {
+        let Some(reason) = run_once(&shared, &spec, &mut backoff).await else {
+            break;
+        };
+        tracing::warn!(upstream = %shared.name, %reason, "upstream down");
+        shared.set_link(None);
+        shared
+            .table
+            .fail_all(&unavailable(&shared, format_args!("{reason}")));
+        shared.set_status(UpstreamStatus::Down { reason });
+        let delay = backoff.next_delay();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.shutdown.cancelled() => break,
+        }
+    }
+    shared.set_link(None);
+    shared
+        .table
+        .fail_all(&unavailable(&shared, "is shutting down with the gateway"));
+    shared.set_status(UpstreamStatus::Down {
+        reason: "gateway shutting down".into(),
+    });
+}
+
+/// Runs one child until it exits. `None` means the gateway is shutting down.
+async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff) -> Option<String> {
+    let mut child = match spawn(spec) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("could not start `{}`: {e}", spec.command)),
+    };
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Some("child has no stdio pipes".into());
+    };
+    tokio::spawn(drain_stderr(shared.name.clone(), stderr));
+    let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    tokio::spawn(write_loop(stdin, rx));
+    let link = Link::Stdio(tx);
+    tokio::spawn(read_loop(shared.clone(), link.clone(), stdout));
+
+    let started = Instant::now();
+    tokio::select! {
+        r = handshake::initialize(shared, &link) => match r {
+            Ok(info) => {
+                tracing::info!(upstream = %shared.name, server = %info.server_info.name, version = %info.protocol_version, "upstream ready");
+                shared.set_link(Some(link));
+                shared.set_status(UpstreamStatus::Ready(Arc::new(info)));
+            }
+            Err(e) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                return Some(format!("initialize failed: {}", e.message()));
+            }
+        },
+        status = child.wait() => {
+            return Some(match status {
+                Ok(s) => format!("exited during initialize ({s})"),
+                Err(e) => format!("could not wait for the child: {e}"),
+            });
+        }
+        _ = shared.shutdown.cancelled() => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return None;
+        }
+    }
+
+    let reason = tokio::select! {
+        status = child.wait() => match status {
+            Ok(s) => format!("exited ({s})"),
+            Err(e) => format!("could not wait for the child: {e}"),
+        },
+        _ = shared.shutdown.cancelled() => {
+            // Close stdin (dropping the link drops the writer's sender), then give it a moment.
+            shared.set_link(None);
+            if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+            return None;
+        }
+    };
+    if started.elapsed() >= STABLE {
+        backoff.reset();
+    }
+    Some(reason)
+}
+
+fn spawn(spec: &StdioSpec) -> std::io::Result<Child> {
+    let mut cmd = Command::new(&spec.command);
+    cmd.args(&spec.args)
+        .envs(&spec.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut cmd);
+    cmd.spawn()
+}
+
+/// Asks the kernel to SIGKILL the child when the gateway dies, however it dies.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
+    // async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Writes queued frames, one per line, batching whatever is queued into one write.
+async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    while let Some(frame) = rx.recv().await {
+        buf.clear();
+        push_line(&mut buf, &frame);
+        while buf.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => push_line(&mut buf, &more),
+                Err(_) => break,
+            }
+        }
+        if stdin.write_all(&buf).await.is_err() || stdin.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Appends a frame and its newline. Raw params keep the client's whitespace, which may include
+/// newlines between tokens (never inside strings: JSON forbids that), so they become spaces.
+fn push_line(buf: &mut Vec<u8>, frame: &[u8]) {
+    let start = buf.len();
+    buf.extend_from_slice(frame);
+    if memchr::memchr2(b'\n', b'\r', frame).is_some() {
+        for b in &mut buf[start..] {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+    buf.push(b'\n');
+}
+
+async fn read_loop(shared: Arc<Shared>, link: Link, stdout: ChildStdout) {
+    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE));
+    while let Some(line) = lines.next().await {
+        match line {
+            Ok(line) => {
+                let line = line.trim();
+                if !line.is_empty() {
+                    table::on_message(&shared, &link, line.as_bytes());
+                }
+            }
+            Err(tokio_util::codec::LinesCodecError::MaxLineLengthExceeded) => {
+                tracing::warn!(upstream = %shared.name, "dropped a message longer than {MAX_LINE} bytes");
+            }
+            Err(e) => {
+                tracing::warn!(upstream = %shared.name, error = %e, "reading the child's stdout failed");
+                break;
+            }
+        }
+    }
+}
+
+async fn drain_stderr(name: Arc<str>, stderr: ChildStderr) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::info!(target: "toolgate::upstream::stderr", upstream = %name, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_line;
+
+    #[test]
+    fn newlines_between_tokens_become_spaces() {
+        let mut buf = Vec::new();
+        push_line(&mut buf, b"{\"a\":\n 1}");
+        assert_eq!(buf, b"{\"a\":  1}\n");
+    }
+}

@@ -1,0 +1,363 @@
+//! Upstream over Streamable HTTP: a remote MCP server the gateway talks to with POSTs.
+//!
+//! Each request is one POST; its answer comes back as JSON or as an SSE stream that may carry
+//! progress notifications before the response, and both are routed through the same request
+//! table as stdio. The `Mcp-Session-Id` from `initialize` and the negotiated
+//! `MCP-Protocol-Version` go on every later request. A GET stream, when the server offers one,
+//! carries server-initiated notifications (`list_changed`). A 404 for our session, or a server
+//! that cannot be reached, ends the session: the supervisor re-initializes with backoff.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio_util::sync::CancellationToken;
+
+use super::table::{self, Link};
+use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
+use crate::error::{ErrorKind, McpError};
+
+/// Largest JSON answer accepted from an upstream.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// How to reach a Streamable HTTP server.
+#[derive(Debug, Clone, Default)]
+pub struct StreamableHttpSpec {
+    /// The MCP endpoint, e.g. `http://127.0.0.1:8000/mcp`.
+    pub url: String,
+    /// Static headers sent with every request (credentials for the upstream, never the client's).
+    pub headers: Vec<(String, String)>,
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// One Streamable HTTP session with an upstream.
+#[derive(Debug)]
+pub(crate) struct HttpLink {
+    client: HttpClient,
+    uri: Uri,
+    headers: HeaderMap,
+    session_id: RwLock<Option<HeaderValue>>,
+    protocol_version: RwLock<Option<HeaderValue>>,
+    /// Fires when the session is over (404, unreachable); the supervisor starts a new one.
+    broken: CancellationToken,
+}
+
+impl HttpLink {
+    fn new(client: HttpClient, uri: Uri, headers: HeaderMap) -> Self {
+        HttpLink {
+            client,
+            uri,
+            headers,
+            session_id: RwLock::new(None),
+            protocol_version: RwLock::new(None),
+            broken: CancellationToken::new(),
+        }
+    }
+
+    fn request(&self, method: Method, body: Bytes) -> Result<Request<Full<Bytes>>, McpError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(self.uri.clone())
+            .body(Full::new(body))
+            .map_err(|e| McpError::internal(format!("could not build an upstream request: {e}")))?;
+        let h = req.headers_mut();
+        h.extend(self.headers.clone());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        if let Some(id) = self.session_id.read().ok().and_then(|s| s.clone()) {
+            h.insert(HeaderName::from_static(SESSION_HEADER), id);
+        }
+        if let Some(v) = self.protocol_version.read().ok().and_then(|s| s.clone()) {
+            h.insert(HeaderName::from_static(VERSION_HEADER), v);
+        }
+        Ok(req)
+    }
+
+    async fn send(&self, shared: &Shared, req: Request<Full<Bytes>>) -> Result<http::Response<Incoming>, McpError> {
+        match self.client.request(req).await {
+            Ok(resp) => {
+                if let Some(id) = resp.headers().get(SESSION_HEADER)
+                    && let Ok(mut slot) = self.session_id.write()
+                    && slot.is_none()
+                {
+                    *slot = Some(id.clone());
+                }
+                Ok(resp)
+            }
+            Err(e) => {
+                if e.is_connect() {
+                    self.broken.cancel();
+                }
+                Err(unavailable(shared, format_args!("could not be reached at {}: {e}", self.uri)))
+            }
+        }
+    }
+
+    /// POSTs a request and reads its whole answer, routing every message in it.
+    pub(crate) async fn post_request(
+        &self,
+        shared: &Arc<Shared>,
+        link: &Link,
+        id: i64,
+        frame: Bytes,
+    ) -> Result<(), McpError> {
+        let req = self.request(Method::POST, frame)?;
+        let resp = self.send(shared, req).await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND && self.session_id.read().is_ok_and(|s| s.is_some()) {
+            self.broken.cancel();
+            return Err(unavailable(shared, "ended our session (404); reconnecting"));
+        }
+        if !status.is_success() {
+            let body = read_snippet(resp).await;
+            return Err(McpError::gateway(
+                ErrorKind::UpstreamUnavailable,
+                &shared.name,
+                status.is_server_error(),
+                format!("upstream '{}' answered HTTP {status}: {body}", shared.name),
+            ));
+        }
+        if is_event_stream(resp.headers()) {
+            let mut events = sse_stream::SseStream::new(resp.into_body());
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(ev) => {
+                        if let Some(data) = ev.data.as_deref()
+                            && !data.trim().is_empty()
+                        {
+                            table::on_message(shared, link, data.as_bytes());
+                        }
+                        if !shared.table.contains(id) {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => {
+                        return Err(unavailable(
+                            shared,
+                            format_args!("broke its event stream: {e}"),
+                        ));
+                    }
+                }
+            }
+        } else {
+            let body = Limited::new(resp.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| unavailable(shared, format_args!("sent an unreadable answer: {e}")))?
+                .to_bytes();
+            if !body.is_empty() {
+                table::on_message(shared, link, &body);
+            }
+        }
+        if shared.table.contains(id) {
+            return Err(McpError::gateway(
+                ErrorKind::UpstreamProtocol,
+                &shared.name,
+                true,
+                format!(
+                    "upstream '{}' ended its answer without a response to the request",
+                    shared.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// POSTs a notification or response (expects 202).
+    pub(crate) async fn post_message(&self, shared: &Arc<Shared>, frame: Bytes) {
+        let Ok(req) = self.request(Method::POST, frame) else {
+            return;
+        };
+        match self.send(shared, req).await {
+            Ok(resp) if resp.status().is_success() => {}
+            Ok(resp) => {
+                tracing::debug!(upstream = %shared.name, status = %resp.status(), "upstream refused a notification")
+            }
+            Err(e) => tracing::debug!(upstream = %shared.name, error = %e, "could not send a notification"),
+        }
+    }
+
+    /// Listens on the GET stream for server-initiated messages until the session ends.
+    async fn listen(self: Arc<Self>, shared: Arc<Shared>) {
+        let link = Link::Http(self.clone());
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let Ok(mut req) = self.request(Method::GET, Bytes::new()) else {
+                return;
+            };
+            req.headers_mut()
+                .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+            req.headers_mut().remove(CONTENT_TYPE);
+            let resp = tokio::select! {
+                r = self.send(&shared, req) => r,
+                _ = self.broken.cancelled() => return,
+            };
+            match resp {
+                Ok(resp) if resp.status().is_success() && is_event_stream(resp.headers()) => {
+                    let mut events = sse_stream::SseStream::new(resp.into_body());
+                    loop {
+                        let ev = tokio::select! {
+                            ev = events.next() => ev,
+                            _ = self.broken.cancelled() => return,
+                        };
+                        match ev {
+                            Some(Ok(ev)) => {
+                                if let Some(data) = ev.data.as_deref()
+                                    && !data.trim().is_empty()
+                                {
+                                    table::on_message(&shared, &link, data.as_bytes());
+                                }
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                // 405: the server offers no GET stream; that is allowed.
+                Ok(resp) if resp.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                Ok(resp) if resp.status() == StatusCode::NOT_FOUND => {
+                    self.broken.cancel();
+                    return;
+                }
+                Ok(_) | Err(_) => {}
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.broken.cancelled() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn delete_session(&self, shared: &Shared) {
+        if self.session_id.read().is_ok_and(|s| s.is_none()) {
+            return;
+        }
+        if let Ok(req) = self.request(Method::DELETE, Bytes::new()) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.send(shared, req)).await;
+        }
+    }
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+async fn read_snippet(resp: http::Response<Incoming>) -> String {
+    let body = Limited::new(resp.into_body(), 4096).collect().await;
+    match body {
+        Ok(b) => {
+            let b = b.to_bytes();
+            String::from_utf8_lossy(&b[..b.len().min(512)]).into_owned()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Checks a spec before anything starts: the URL must be absolute http.
+pub(crate) fn parse_spec(spec: &StreamableHttpSpec) -> Result<(Uri, HeaderMap), String> {
+    let uri: Uri = spec
+        .url
+        .parse()
+        .map_err(|e| format!("invalid url '{}': {e}", spec.url))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(format!(
+                "url '{}': https upstreams are not supported by this build yet; put a TLS-terminating proxy on loopback in front of it",
+                spec.url
+            ));
+        }
+        _ => return Err(format!("url '{}' must start with http://", spec.url)),
+    }
+    let mut headers = HeaderMap::new();
+    for (k, v) in &spec.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header '{k}': {e}"))?;
+        let value = HeaderValue::from_str(v).map_err(|e| format!("header '{k}': {e}"))?;
+        headers.append(name, value);
+    }
+    Ok((uri, headers))
+}
+
+pub(crate) fn spawn_supervisor(shared: Arc<Shared>, spec: StreamableHttpSpec) {
+    tokio::spawn(supervise(shared, spec));
+}
+
+async fn supervise(shared: Arc<Shared>, spec: StreamableHttpSpec) {
+    let (uri, headers) = match parse_spec(&spec) {
+        Ok(x) => x,
+        Err(reason) => {
+            shared.set_status(UpstreamStatus::Down { reason });
+            return;
+        }
+    };
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(shared.options.connect_timeout));
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector);
+    let mut backoff = Backoff::new(&shared.options);
+    loop {
+        let http = Arc::new(HttpLink::new(client.clone(), uri.clone(), headers.clone()));
+        let link = Link::Http(http.clone());
+        let reason = tokio::select! {
+            r = handshake::initialize(&shared, &link) => match r {
+                Ok(info) => {
+                    if let Ok(v) = HeaderValue::from_str(info.protocol_version.as_str())
+                        && let Ok(mut slot) = http.protocol_version.write()
+                    {
+                        *slot = Some(v);
+                    }
+                    tracing::info!(upstream = %shared.name, server = %info.server_info.name, version = %info.protocol_version, "upstream ready");
+                    shared.set_link(Some(link));
+                    shared.set_status(UpstreamStatus::Ready(Arc::new(info)));
+                    backoff.reset();
+                    tokio::spawn(http.clone().listen(shared.clone()));
+                    tokio::select! {
+                        _ = http.broken.cancelled() => "the session ended".to_string(),
+                        _ = shared.shutdown.cancelled() => {
+                            shared.set_link(None);
+                            http.broken.cancel();
+                            http.delete_session(&shared).await;
+                            break;
+                        }
+                    }
+                }
+                Err(e) => e.message().to_string(),
+            },
+            _ = shared.shutdown.cancelled() => break,
+        };
+        http.broken.cancel();
+        tracing::warn!(upstream = %shared.name, %reason, "upstream down");
+        shared.set_link(None);
+        shared
+            .table
+            .fail_all(&unavailable(&shared, format_args!("is down: {reason}")));
+        shared.set_status(UpstreamStatus::Down { reason });
+        let delay = backoff.next_delay();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.shutdown.cancelled() => break,
+        }
+    }
+    shared.set_status(UpstreamStatus::Down {
+        reason: "gateway shutting down".into(),
+    });
+}

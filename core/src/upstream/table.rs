@@ -1,0 +1,386 @@
+//! The table of requests in flight on one upstream connection, and the code that routes what
+//! the upstream sends back: responses to their caller, progress to the caller's downstream,
+//! list changes to the aggregate, and answers to the few requests a server may send us.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{ListKind, Shared, UpstreamEvent, streamable_http::HttpLink, unavailable};
+use crate::error::{ErrorKind, McpError};
+use crate::jsonrpc::{
+    Message, RequestId, error_frame, notification_frame, request_frame, response_frame,
+};
+use crate::session::Downstream;
+
+type Reply = Result<Box<RawValue>, McpError>;
+
+struct Pending {
+    tx: oneshot::Sender<Reply>,
+    downstream: Downstream,
+    progress_token: Option<Value>,
+}
+
+/// Requests in flight, by the gateway-assigned upstream id.
+#[derive(Default)]
+pub(crate) struct RequestTable {
+    next: AtomicI64,
+    pending: Mutex<HashMap<i64, Pending>>,
+}
+
+impl std::fmt::Debug for RequestTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestTable")
+            .field("inflight", &self.len())
+            .finish()
+    }
+}
+
+impl RequestTable {
+    pub(crate) fn next_id(&self) -> i64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+    fn insert(&self, id: i64, p: Pending) {
+        if let Ok(mut m) = self.pending.lock() {
+            m.insert(id, p);
+        }
+    }
+    fn take(&self, id: i64) -> Option<Pending> {
+        self.pending.lock().ok()?.remove(&id)
+    }
+    pub(crate) fn contains(&self, id: i64) -> bool {
+        self.pending.lock().is_ok_and(|m| m.contains_key(&id))
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.pending.lock().map(|m| m.len()).unwrap_or(0)
+    }
+    /// Fails every request in flight (the connection died).
+    pub(crate) fn fail_all(&self, error: &McpError) {
+        let drained: Vec<Pending> = match self.pending.lock() {
+            Ok(mut m) => m.drain().map(|(_, p)| p).collect(),
+            Err(_) => return,
+        };
+        for p in drained {
+            let _ = p.tx.send(Err(error.clone()));
+        }
+    }
+    fn progress_route(&self, id: i64) -> Option<(Downstream, Option<Value>)> {
+        let m = self.pending.lock().ok()?;
+        m.get(&id)
+            .map(|p| (p.downstream.clone(), p.progress_token.clone()))
+    }
+}
+
+/// How frames reach the upstream.
+#[derive(Clone, Debug)]
+pub(crate) enum Link {
+    /// A child's stdin writer.
+    Stdio(mpsc::Sender<Bytes>),
+    /// A Streamable HTTP session.
+    Http(Arc<HttpLink>),
+}
+
+impl Link {
+    /// Sends a request frame. For stdio this queues it; for HTTP it POSTs it and reads the whole
+    /// answer (JSON or SSE), routing every message through [`on_message`].
+    async fn send_request(&self, shared: &Arc<Shared>, id: i64, frame: Bytes) -> Result<(), McpError> {
+        match self {
+            Link::Stdio(tx) => tx
+                .send(frame)
+                .await
+                .map_err(|_| unavailable(shared, "closed its input")),
+            Link::Http(http) => http.post_request(shared, self, id, frame).await,
+        }
+    }
+
+    /// Sends a notification or a response, without waiting.
+    pub(crate) fn send_message(&self, shared: &Arc<Shared>, frame: Bytes) {
+        match self {
+            Link::Stdio(tx) => {
+                if tx.try_send(frame).is_err() {
+                    tracing::debug!(upstream = %shared.name, "dropped a message: stdin queue full or closed");
+                }
+            }
+            Link::Http(http) => {
+                let http = http.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move { http.post_message(&shared, frame).await });
+            }
+        }
+    }
+}
+
+/// Removes the table entry (and cancels upstream) if the caller's future is dropped early.
+struct InflightGuard<'a> {
+    shared: &'a Arc<Shared>,
+    link: &'a Link,
+    id: i64,
+    armed: bool,
+}
+
+impl InflightGuard<'_> {
+    fn cancel_upstream(&mut self, reason: &str) {
+        self.armed = false;
+        if self.shared.table.take(self.id).is_some() {
+            let params = serde_json::json!({"requestId": self.id, "reason": reason});
+            if let Ok(raw) = serde_json::value::to_raw_value(&params) {
+                self.link.send_message(
+                    self.shared,
+                    notification_frame("notifications/cancelled", Some(&raw)),
+                );
+            }
+        }
+    }
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.cancel_upstream("the client went away");
+        }
+    }
+}
+
+/// Forwards one request on `link` and waits for its answer, the caller's cancellation, or the
+/// timeout — whichever comes first.
+pub(crate) async fn call(
+    shared: &Arc<Shared>,
+    link: &Link,
+    method: &str,
+    params: Option<&RawValue>,
+    downstream: Downstream,
+    cancel: &CancellationToken,
+) -> Result<Box<RawValue>, McpError> {
+    let id = shared.table.next_id();
+    let (params, progress_token) = match params {
+        Some(p) => {
+            let (p, t) = rewrite_progress_token(p, id)?;
+            (Some(p), t)
+        }
+        None => (None, None),
+    };
+    let (tx, mut rx) = oneshot::channel();
+    shared.table.insert(
+        id,
+        Pending {
+            tx,
+            downstream,
+            progress_token,
+        },
+    );
+    let mut guard = InflightGuard {
+        shared,
+        link,
+        id,
+        armed: true,
+    };
+    let frame = request_frame(id, method, params.as_deref());
+    let send = link.send_request(shared, id, frame);
+    tokio::pin!(send);
+    let deadline = tokio::time::sleep(shared.options.request_timeout);
+    tokio::pin!(deadline);
+    let mut sent = false;
+    let result = loop {
+        tokio::select! {
+            biased;
+            reply = &mut rx => {
+                guard.armed = false;
+                break reply.unwrap_or_else(|_| Err(unavailable(shared, "dropped the request")));
+            }
+            r = &mut send, if !sent => {
+                sent = true;
+                if let Err(e) = r {
+                    guard.armed = false;
+                    shared.table.take(id);
+                    break Err(e);
+                }
+            }
+            _ = cancel.cancelled() => {
+                guard.cancel_upstream("cancelled by the client");
+                break Err(McpError::cancelled());
+            }
+            _ = &mut deadline => {
+                guard.cancel_upstream("timed out at the gateway");
+                break Err(McpError::gateway(
+                    ErrorKind::Timeout,
+                    &shared.name,
+                    true,
+                    format!(
+                        "upstream '{}' did not answer {method} within {:?}",
+                        shared.name, shared.options.request_timeout
+                    ),
+                ));
+            }
+        }
+    };
+    result
+}
+
+/// If the params carry `_meta.progressToken`, replaces it with the upstream id (unique on this
+/// connection) and returns the original, so progress can be routed back and restored.
+fn rewrite_progress_token(
+    params: &RawValue,
+    id: i64,
+) -> Result<(Cow<'_, RawValue>, Option<Value>), McpError> {
+    if !params.get().contains("\"progressToken\"") {
+        return Ok((Cow::Borrowed(params), None));
+    }
+    let mut map: Map<String, Value> = serde_json::from_str(params.get())
+        .map_err(|e| McpError::invalid_params(format!("params must be an object: {e}")))?;
+    let Some(Value::Object(meta)) = map.get_mut("_meta") else {
+        return Ok((Cow::Borrowed(params), None));
+    };
+    let Some(original) = meta.insert("progressToken".into(), Value::from(id)) else {
+        return Ok((Cow::Borrowed(params), None));
+    };
+    let raw = serde_json::value::to_raw_value(&map)
+        .map_err(|e| McpError::internal(format!("could not re-encode params: {e}")))?;
+    Ok((Cow::Owned(raw), Some(original)))
+}
+
+/// Routes one message that arrived from the upstream.
+pub(crate) fn on_message(shared: &Arc<Shared>, link: &Link, bytes: &[u8]) {
+    let msg = match Message::parse(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");
+            return;
+        }
+    };
+    match msg {
+        Message::Response { id, outcome } => {
+            let RequestId::Number(n) = id else {
+                tracing::warn!(upstream = %shared.name, "response with a string id the gateway never sent");
+                return;
+            };
+            let Some(p) = shared.table.take(n) else {
+                tracing::debug!(upstream = %shared.name, id = n, "late or unknown response dropped");
+                return;
+            };
+            let reply = match outcome {
+                Ok(result) => Ok(result),
+                Err(raw) => Err(upstream_error(&raw)),
+            };
+            let _ = p.tx.send(reply);
+        }
+        Message::Notification { method, params } => {
+            on_notification(shared, method.as_str(), params.as_deref(), bytes)
+        }
+        Message::Request(req) => {
+            let frame = match req.method.as_str() {
+                "ping" => response_frame(&req.id, raw_empty()),
+                "roots/list" => match RawValue::from_string(r#"{"roots":[]}"#.into()) {
+                    Ok(r) => response_frame(&req.id, &r),
+                    Err(_) => return,
+                },
+                other => error_frame(
+                    Some(&req.id),
+                    &McpError::method_not_found(other).with_data(serde_json::json!({
+                        "source": "gateway",
+                        "reason": "toolgate shares this upstream connection between clients and does not relay server-to-client requests on it",
+                    })),
+                ),
+            };
+            link.send_message(shared, frame);
+        }
+    }
+}
+
+fn raw_empty() -> &'static RawValue {
+    static EMPTY: std::sync::OnceLock<Box<RawValue>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| {
+        RawValue::from_string("{}".into()).unwrap_or_else(|_| unreachable!("{{}} is valid JSON"))
+    })
+}
+
+fn upstream_error(raw: &RawValue) -> McpError {
+    #[derive(serde::Deserialize)]
+    struct ErrorObject {
+        code: i32,
+        message: String,
+        data: Option<Value>,
+    }
+    match serde_json::from_str::<ErrorObject>(raw.get()) {
+        Ok(e) => McpError::from_upstream(e.code, e.message, e.data),
+        Err(_) => McpError::gateway(
+            ErrorKind::UpstreamProtocol,
+            "",
+            false,
+            format!("upstream sent a malformed error object: {}", raw.get()),
+        ),
+    }
+}
+
+fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>, frame: &[u8]) {
+    let list = |kind| {
+        let _ = shared
+            .events
+            .send(UpstreamEvent::ListChanged(shared.name.clone(), kind));
+    };
+    match method {
+        "notifications/progress" => route_progress(shared, params),
+        "notifications/tools/list_changed" => list(ListKind::Tools),
+        "notifications/prompts/list_changed" => list(ListKind::Prompts),
+        "notifications/resources/list_changed" => list(ListKind::Resources),
+        "notifications/resources/updated" => {
+            let _ = shared.events.send(UpstreamEvent::ResourceUpdated(
+                shared.name.clone(),
+                Bytes::copy_from_slice(frame),
+            ));
+        }
+        "notifications/message" => {
+            tracing::info!(upstream = %shared.name, params = params.map(RawValue::get).unwrap_or("{}"), "upstream log message");
+        }
+        other => tracing::debug!(upstream = %shared.name, method = other, "upstream notification ignored"),
+    }
+}
+
+fn route_progress(shared: &Arc<Shared>, params: Option<&RawValue>) {
+    let Some(params) = params else { return };
+    let Ok(mut map) = serde_json::from_str::<Map<String, Value>>(params.get()) else {
+        return;
+    };
+    let Some(id) = map.get("progressToken").and_then(Value::as_i64) else {
+        return;
+    };
+    let Some((downstream, Some(original))) = shared.table.progress_route(id) else {
+        return;
+    };
+    map.insert("progressToken".into(), original);
+    if let Ok(raw) = serde_json::value::to_raw_value(&map) {
+        downstream.notify("notifications/progress", Some(&raw));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_token_is_rewritten_and_kept() {
+        let raw = RawValue::from_string(
+            r#"{"name":"sleep","_meta":{"progressToken":"abc"},"arguments":{}}"#.into(),
+        )
+        .expect("raw");
+        let (p, t) = rewrite_progress_token(&raw, 42).expect("ok");
+        assert_eq!(t, Some(Value::from("abc")));
+        let v: Value = serde_json::from_str(p.get()).expect("json");
+        assert_eq!(v["_meta"]["progressToken"], 42);
+        assert_eq!(v["name"], "sleep");
+    }
+
+    #[test]
+    fn params_without_token_are_untouched() {
+        let raw = RawValue::from_string(r#"{"name":"echo"}"#.into()).expect("raw");
+        let (p, t) = rewrite_progress_token(&raw, 1).expect("ok");
+        assert!(matches!(p, Cow::Borrowed(_)));
+        assert!(t.is_none());
+    }
+}
