@@ -1,10 +1,18 @@
 //! toolgate: a framework and gateway for the Model Context Protocol.
+//!
+//! Upstream MCP servers ([`upstream`]) are merged by an [`Aggregate`](aggregate::Aggregate)
+//! behind one namespace; the MCP-plane stack ([`McpService`]) is reached through the
+//! [`Dispatcher`] from every inbound transport ([`server`]). See `docs/architecture.md`.
 
-pub mod error;
+pub mod aggregate;
+pub mod dispatcher;
 pub mod envelope;
+pub mod error;
 pub mod jsonrpc;
+pub mod server;
 pub mod session;
 pub mod upstream;
 
+pub use dispatcher::Dispatcher;
 pub use envelope::{Identity, McpContext, McpRequest, McpResponse, McpService};
 pub use error::{ErrorKind, McpError};

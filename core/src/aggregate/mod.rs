@@ -1,0 +1,484 @@
+//! Aggregation: many upstreams behind one namespace.
+//!
+//! [`Aggregate`] is the leaf of the MCP-plane stack. It answers the list methods from a merged
+//! [`catalog`] (`{server}{separator}{name}`), routes `tools/call`, `prompts/get`,
+//! `resources/read` and `completion/complete` to the upstream that owns the name — by table
+//! lookup, never by splitting the name — and rewrites only `params.name`. A refresher task per
+//! upstream re-lists on status changes and `notifications/*/list_changed`, and the aggregate
+//! tells every downstream session when a merged list changed.
+
+mod catalog;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+pub use catalog::ToolFilter;
+use catalog::{Catalog, MergeInput, UpstreamLists};
+
+use crate::envelope::{McpRequest, McpResponse};
+use crate::error::McpError;
+use crate::jsonrpc::{Method, notification_frame};
+use crate::session::Downstream;
+use crate::upstream::{ListKind, Upstream, UpstreamEvent, UpstreamStatus};
+
+/// Most pages fetched from one upstream for one list (a guard against endless cursors).
+const MAX_PAGES: usize = 100;
+
+/// One upstream as the aggregate sees it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The upstream.
+    pub upstream: Upstream,
+    /// Which of its tools are exposed.
+    pub filter: ToolFilter,
+}
+
+/// Health of one upstream, for `/readyz` and logs.
+#[derive(Debug, Clone)]
+pub struct MemberHealth {
+    /// Configured name.
+    pub name: String,
+    /// Ready, starting or down (with the reason).
+    pub status: UpstreamStatus,
+    /// Tools currently exposed from it.
+    pub tools: usize,
+}
+
+/// Many upstreams merged into one MCP server: a `tower::Service<McpRequest>`.
+#[derive(Clone, Debug)]
+pub struct Aggregate {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    members: Vec<Member>,
+    separator: String,
+    page_size: usize,
+    lists: Mutex<Vec<Option<UpstreamLists>>>,
+    catalog: RwLock<Arc<Catalog>>,
+    notifications: broadcast::Sender<Bytes>,
+}
+
+impl Aggregate {
+    /// Merges `members` under `{name}{separator}{item}` and starts watching them.
+    /// `page_size` 0 returns whole lists.
+    pub fn new(members: Vec<Member>, separator: impl Into<String>, page_size: usize) -> Aggregate {
+        let (notifications, _) = broadcast::channel(256);
+        let n = members.len();
+        let agg = Aggregate {
+            inner: Arc::new(Inner {
+                members,
+                separator: separator.into(),
+                page_size,
+                lists: Mutex::new(vec![None; n]),
+                catalog: RwLock::new(Arc::new(Catalog::default())),
+                notifications,
+            }),
+        };
+        for idx in 0..n {
+            tokio::spawn(refresher(Arc::downgrade(&agg.inner), idx));
+        }
+        agg
+    }
+
+    /// Notifications for every downstream session (list changes, resource updates), as frames.
+    pub fn subscribe(&self) -> broadcast::Receiver<Bytes> {
+        self.inner.notifications.subscribe()
+    }
+
+    /// The members, in config order.
+    pub fn members(&self) -> &[Member] {
+        &self.inner.members
+    }
+
+    /// Health of every upstream.
+    pub fn health(&self) -> Vec<MemberHealth> {
+        let catalog = self.catalog();
+        self.inner
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MemberHealth {
+                name: m.upstream.name().to_string(),
+                status: m.upstream.status(),
+                tools: catalog.tool_routes.values().filter(|r| r.upstream == i).count(),
+            })
+            .collect()
+    }
+
+    /// Names of every exposed tool, in list order.
+    pub fn tool_names(&self) -> Vec<String> {
+        let c = self.catalog();
+        let mut names: Vec<(usize, String)> = Vec::new();
+        for item in &c.tools.items {
+            #[derive(serde::Deserialize)]
+            struct N {
+                name: String,
+            }
+            if let Ok(n) = serde_json::from_str::<N>(item.get()) {
+                names.push((names.len(), n.name));
+            }
+        }
+        names.into_iter().map(|(_, n)| n).collect()
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    async fn handle(self, req: McpRequest) -> Result<McpResponse, McpError> {
+        let catalog = self.catalog();
+        let page_size = self.inner.page_size;
+        match req.method() {
+            Method::ToolsList => list_page(&catalog.tools, "tools", &req, page_size),
+            Method::PromptsList => list_page(&catalog.prompts, "prompts", &req, page_size),
+            Method::ResourcesList => list_page(&catalog.resources, "resources", &req, page_size),
+            Method::ResourceTemplatesList => {
+                list_page(&catalog.templates, "resourceTemplates", &req, page_size)
+            }
+            Method::ToolsCall | Method::PromptsGet => {
+                let (routes, what) = if *req.method() == Method::ToolsCall {
+                    (&catalog.tool_routes, "tool")
+                } else {
+                    (&catalog.prompt_routes, "prompt")
+                };
+                let name = req.target().ok_or_else(|| {
+                    McpError::invalid_params(format!("{} needs params.name", req.method()))
+                })?;
+                let route = routes.get(name).ok_or_else(|| {
+                    McpError::invalid_params(format!("unknown {what}: {name}"))
+                })?;
+                let params = rename(req.message.params.as_deref(), "name", &route.original)?;
+                self.forward(route.upstream, &req, Some(&params)).await
+            }
+            Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
+                let uri = req.target().ok_or_else(|| {
+                    McpError::invalid_params(format!("{} needs params.uri", req.method()))
+                })?;
+                let idx = catalog.resource_upstream(uri).ok_or_else(|| {
+                    McpError::new(crate::ErrorKind::ResourceNotFound, format!("resource not found: {uri}"))
+                        .with_data(serde_json::json!({"uri": uri}))
+                })?;
+                self.forward(idx, &req, req.message.params.as_deref()).await
+            }
+            Method::CompletionComplete => self.complete(&catalog, &req).await,
+            Method::LoggingSetLevel => McpResponse::from_typed(&serde_json::json!({})),
+            Method::Ping => McpResponse::from_typed(&serde_json::json!({})),
+            other => Err(McpError::method_not_found(other.as_str())),
+        }
+    }
+
+    async fn forward(
+        &self,
+        idx: usize,
+        req: &McpRequest,
+        params: Option<&RawValue>,
+    ) -> Result<McpResponse, McpError> {
+        let member = self
+            .inner
+            .members
+            .get(idx)
+            .ok_or_else(|| McpError::internal("route points at no upstream"))?;
+        let result = member
+            .upstream
+            .call(
+                req.method().as_str(),
+                params,
+                req.ctx.downstream.clone(),
+                &req.ctx.cancel,
+            )
+            .await?;
+        Ok(McpResponse::new(result))
+    }
+
+    async fn complete(&self, catalog: &Catalog, req: &McpRequest) -> Result<McpResponse, McpError> {
+        let params: Map<String, Value> = req.params_map()?;
+        let reference = params
+            .get("ref")
+            .and_then(Value::as_object)
+            .ok_or_else(|| McpError::invalid_params("completion/complete needs params.ref"))?;
+        match reference.get("type").and_then(Value::as_str) {
+            Some("ref/prompt") => {
+                let name = reference.get("name").and_then(Value::as_str).unwrap_or("");
+                let route = catalog
+                    .prompt_routes
+                    .get(name)
+                    .ok_or_else(|| McpError::invalid_params(format!("unknown prompt: {name}")))?;
+                let mut params = params.clone();
+                if let Some(Value::Object(r)) = params.get_mut("ref") {
+                    r.insert("name".into(), Value::String(route.original.to_string()));
+                }
+                let raw = crate::jsonrpc::to_raw(&params)?;
+                self.forward(route.upstream, req, Some(&raw)).await
+            }
+            Some("ref/resource") => {
+                let uri = reference.get("uri").and_then(Value::as_str).unwrap_or("");
+                let idx = catalog
+                    .resource_upstream(uri)
+                    .ok_or_else(|| McpError::invalid_params(format!("unknown resource: {uri}")))?;
+                self.forward(idx, req, req.message.params.as_deref()).await
+            }
+            _ => Err(McpError::invalid_params(
+                "params.ref.type must be ref/prompt or ref/resource",
+            )),
+        }
+    }
+
+    /// Re-lists `kinds` of upstream `idx` (or forgets it when it is not ready) and tells
+    /// clients about merged lists that changed.
+    async fn refresh(inner: &Arc<Inner>, idx: usize, kinds: &[ListKind]) {
+        let Some(member) = inner.members.get(idx) else { return };
+        let upstream = &member.upstream;
+        let new_lists = match upstream.status() {
+            UpstreamStatus::Ready(info) => {
+                let mut lists = inner
+                    .lists
+                    .lock()
+                    .ok()
+                    .and_then(|l| l.get(idx).cloned().flatten())
+                    .unwrap_or_default();
+                let caps = &info.capabilities;
+                for kind in kinds {
+                    match kind {
+                        ListKind::Tools if caps.tools.is_some() => {
+                            lists.tools = fetch_all(upstream, "tools/list", "tools").await;
+                        }
+                        ListKind::Prompts if caps.prompts.is_some() => {
+                            lists.prompts = fetch_all(upstream, "prompts/list", "prompts").await;
+                        }
+                        ListKind::Resources if caps.resources.is_some() => {
+                            lists.resources =
+                                fetch_all(upstream, "resources/list", "resources").await;
+                            lists.templates = fetch_all(
+                                upstream,
+                                "resources/templates/list",
+                                "resourceTemplates",
+                            )
+                            .await;
+                        }
+                        _ => {}
+                    }
+                }
+                Some(lists)
+            }
+            _ => None,
+        };
+        let old = Self::catalog_of(inner);
+        if let Ok(mut l) = inner.lists.lock()
+            && let Some(slot) = l.get_mut(idx)
+        {
+            *slot = new_lists;
+        }
+        let new = Arc::new(Self::rebuild(inner));
+        if let Ok(mut c) = inner.catalog.write() {
+            *c = new.clone();
+        }
+        for (changed, method) in [
+            (
+                !same(&old.tools.items, &new.tools.items),
+                "notifications/tools/list_changed",
+            ),
+            (
+                !same(&old.prompts.items, &new.prompts.items),
+                "notifications/prompts/list_changed",
+            ),
+            (
+                !same(&old.resources.items, &new.resources.items)
+                    || !same(&old.templates.items, &new.templates.items),
+                "notifications/resources/list_changed",
+            ),
+        ] {
+            if changed {
+                let _ = inner.notifications.send(notification_frame(method, None));
+            }
+        }
+    }
+
+    fn catalog_of(inner: &Inner) -> Arc<Catalog> {
+        inner.catalog.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn rebuild(inner: &Inner) -> Catalog {
+        let lists = match inner.lists.lock() {
+            Ok(l) => l.clone(),
+            Err(_) => return Catalog::default(),
+        };
+        let inputs: Vec<MergeInput<'_>> = inner
+            .members
+            .iter()
+            .zip(lists.iter())
+            .map(|(m, l)| MergeInput {
+                name: m.upstream.name(),
+                lists: l.as_ref(),
+                filter: &m.filter,
+            })
+            .collect();
+        Catalog::merge(&inputs, &inner.separator)
+    }
+}
+
+fn same(a: &[Box<RawValue>], b: &[Box<RawValue>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.get() == y.get())
+}
+
+const ALL_KINDS: [ListKind; 3] = [ListKind::Tools, ListKind::Prompts, ListKind::Resources];
+
+/// Keeps one upstream's share of the catalog current.
+async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
+    let Some(strong) = inner.upgrade() else { return };
+    let Some(member) = strong.members.get(idx) else { return };
+    let mut events = member.upstream.events();
+    if member.upstream.status().is_ready() {
+        Aggregate::refresh(&strong, idx, &ALL_KINDS).await;
+    }
+    drop(strong);
+    loop {
+        let event = events.recv().await;
+        let Some(inner) = inner.upgrade() else { return };
+        match event {
+            Ok(UpstreamEvent::StatusChanged(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                Aggregate::refresh(&inner, idx, &ALL_KINDS).await
+            }
+            Ok(UpstreamEvent::ListChanged(_, kind)) => Aggregate::refresh(&inner, idx, &[kind]).await,
+            Ok(UpstreamEvent::ResourceUpdated(_, frame)) => {
+                let _ = inner.notifications.send(frame);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Fetches every page of one list. A failing upstream yields what it gave so far.
+async fn fetch_all(upstream: &Upstream, method: &str, key: &str) -> Vec<Map<String, Value>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page {
+        next_cursor: Option<String>,
+        #[serde(flatten)]
+        rest: Map<String, Value>,
+    }
+    let never = CancellationToken::new();
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let params = cursor
+            .as_ref()
+            .and_then(|c| serde_json::value::to_raw_value(&serde_json::json!({"cursor": c})).ok());
+        let result = match upstream
+            .call(method, params.as_deref(), Downstream::none(), &never)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(upstream = upstream.name(), method, error = %e, "listing failed");
+                break;
+            }
+        };
+        let Ok(mut page) = serde_json::from_str::<Page>(result.get()) else {
+            tracing::warn!(upstream = upstream.name(), method, "upstream sent a malformed list");
+            break;
+        };
+        if let Some(Value::Array(list)) = page.rest.remove(key) {
+            items.extend(list.into_iter().filter_map(|v| match v {
+                Value::Object(m) => Some(m),
+                _ => None,
+            }));
+        }
+        match page.next_cursor {
+            Some(c) if !c.is_empty() && Some(&c) != cursor.as_ref() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    items
+}
+
+fn list_page(
+    list: &catalog::MergedList,
+    key: &str,
+    req: &McpRequest,
+    page_size: usize,
+) -> Result<McpResponse, McpError> {
+    #[derive(serde::Deserialize)]
+    struct Cursor {
+        cursor: Option<String>,
+    }
+    let offset = match req.message.params.as_deref() {
+        Some(p) => match serde_json::from_str::<Cursor>(p.get()) {
+            Ok(Cursor { cursor: Some(c) }) => c
+                .parse::<usize>()
+                .ok()
+                .filter(|o| *o <= list.items.len())
+                .ok_or_else(|| McpError::invalid_params(format!("invalid cursor: {c}")))?,
+            Ok(_) => 0,
+            Err(e) => return Err(McpError::invalid_params(format!("invalid params: {e}"))),
+        },
+        None => 0,
+    };
+    let body = list.page(key, offset, page_size);
+    let raw = RawValue::from_string(body)
+        .map_err(|e| McpError::internal(format!("could not build the list: {e}")))?;
+    Ok(McpResponse::new(raw))
+}
+
+/// Replaces one top-level string member of a params object, keeping every other member raw.
+fn rename(params: Option<&RawValue>, key: &str, value: &str) -> Result<Box<RawValue>, McpError> {
+    let text = params.map_or("{}", RawValue::get);
+    let mut map: BTreeMap<Cow<'_, str>, &RawValue> = serde_json::from_str(text)
+        .map_err(|e| McpError::invalid_params(format!("params must be an object: {e}")))?;
+    let new = serde_json::value::to_raw_value(value)
+        .map_err(|e| McpError::internal(format!("could not encode a name: {e}")))?;
+    map.insert(Cow::Borrowed(key), &new);
+    serde_json::value::to_raw_value(&map)
+        .map_err(|e| McpError::internal(format!("could not re-encode params: {e}")))
+}
+
+impl McpRequest {
+    /// The params as a JSON object map (a typed view for code that edits them).
+    pub fn params_map(&self) -> Result<Map<String, Value>, McpError> {
+        self.message.params_as()
+    }
+}
+
+impl tower::Service<McpRequest> for Aggregate {
+    type Response = McpResponse;
+    type Error = McpError;
+    type Future = Pin<Box<dyn Future<Output = Result<McpResponse, McpError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), McpError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        Box::pin(self.clone().handle(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_keeps_other_members_raw() {
+        let p = RawValue::from_string(r#"{"name":"demo__echo","arguments":{"message":"hi  there"}}"#.into())
+            .expect("raw");
+        let out = rename(Some(&p), "name", "echo").expect("ok");
+        let v: Value = serde_json::from_str(out.get()).expect("json");
+        assert_eq!(v["name"], "echo");
+        assert_eq!(v["arguments"]["message"], "hi  there");
+    }
+}

@@ -1,0 +1,180 @@
+//! The dispatcher: where every inbound transport ends.
+//!
+//! It answers what belongs to the session itself — `initialize` (version negotiation with rmcp
+//! types), `ping`, `server/discover`, `notifications/cancelled` — and turns every other request
+//! into an [`McpRequest`] for the MCP-plane stack. The caller's id is kept here and put back on
+//! the answer, so nothing below ever sees or reuses a client's id.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rmcp::model::{
+    DiscoverResult, Implementation, InitializeRequestParams, InitializeResult, PromptsCapability,
+    ProtocolVersion, ResourcesCapability, ServerCapabilities, ToolsCapability,
+};
+use serde_json::value::RawValue;
+use tower::ServiceExt;
+
+use crate::envelope::{Identity, McpContext, McpRequest, McpService};
+use crate::error::McpError;
+use crate::jsonrpc::{JsonRpcRequest, Message, Method, RequestId, error_frame, response_frame, to_raw};
+use crate::session::{Downstream, Session};
+
+/// Turns inbound messages into calls on the MCP-plane stack.
+#[derive(Clone, Debug)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    service: McpService,
+    server_info: Implementation,
+    instructions: Option<String>,
+    capabilities: ServerCapabilities,
+}
+
+/// Per-message facts from the transport.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    /// Where notifications for this request's caller go.
+    pub downstream: Downstream,
+    /// The caller, if the HTTP plane established one.
+    pub identity: Option<Identity>,
+    /// Request extensions from the HTTP plane.
+    pub extensions: http::Extensions,
+}
+
+impl Dispatcher {
+    /// A dispatcher in front of `service`.
+    pub fn new(service: McpService) -> Self {
+        let mut capabilities = ServerCapabilities::default();
+        let mut tools = ToolsCapability::default();
+        tools.list_changed = Some(true);
+        let mut prompts = PromptsCapability::default();
+        prompts.list_changed = Some(true);
+        let mut resources = ResourcesCapability::default();
+        resources.list_changed = Some(true);
+        resources.subscribe = Some(true);
+        capabilities.tools = Some(tools);
+        capabilities.prompts = Some(prompts);
+        capabilities.resources = Some(resources);
+        capabilities.completions = Some(Default::default());
+        capabilities.logging = Some(Default::default());
+        Dispatcher {
+            inner: Arc::new(Inner {
+                service,
+                server_info: Implementation::new("toolgate", env!("CARGO_PKG_VERSION")),
+                instructions: None,
+                capabilities,
+            }),
+        }
+    }
+
+    /// Sets the `instructions` sent in `initialize`.
+    #[must_use]
+    pub fn with_instructions(self, instructions: impl Into<String>) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.instructions = Some(instructions.into());
+        Dispatcher {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The protocol version answered to a client that asked for `requested`.
+    pub fn negotiate(requested: &ProtocolVersion) -> ProtocolVersion {
+        if ProtocolVersion::KNOWN_VERSIONS.contains(requested) && requested.has_initialize() {
+            requested.clone()
+        } else {
+            ProtocolVersion::LATEST_WITH_INITIALIZE
+        }
+    }
+
+    /// Handles one parsed message; returns the frame to send back, if any (requests always get
+    /// one unless cancelled; notifications and responses never do).
+    pub async fn handle(&self, session: &Arc<Session>, msg: Message, inbound: Inbound) -> Option<Bytes> {
+        match msg {
+            Message::Request(req) => self.request(session, req, inbound).await,
+            Message::Notification { method, params } => {
+                self.notification(session, &method, params.as_deref());
+                None
+            }
+            // The gateway sends no server-to-client requests on its own, so answers are dropped.
+            Message::Response { .. } => None,
+        }
+    }
+
+    /// Handles a request; `None` only when it was cancelled.
+    pub async fn request(&self, session: &Arc<Session>, req: JsonRpcRequest, inbound: Inbound) -> Option<Bytes> {
+        let id = req.id.clone();
+        let result = match req.method {
+            Method::Initialize => self.initialize(session, &req),
+            Method::Ping => to_raw(&serde_json::json!({})),
+            Method::ServerDiscover => self.discover(),
+            _ => {
+                let cancel = session.begin(&id);
+                let ctx = McpContext {
+                    session: session.info().clone(),
+                    identity: inbound.identity,
+                    downstream: inbound.downstream,
+                    cancel,
+                    extensions: inbound.extensions,
+                };
+                let out = self
+                    .inner
+                    .service
+                    .clone()
+                    .oneshot(McpRequest::new(req, ctx))
+                    .await;
+                session.end(&id);
+                out.map(|r| r.result)
+            }
+        };
+        match result {
+            Ok(raw) => Some(response_frame(&id, &raw)),
+            Err(e) if e.is_cancelled() => None,
+            Err(e) => Some(error_frame(Some(&id), &e)),
+        }
+    }
+
+    /// Handles a notification from the client.
+    pub fn notification(&self, session: &Session, method: &Method, params: Option<&RawValue>) {
+        if method.as_str() == "notifications/cancelled" {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Cancelled {
+                request_id: RequestId,
+            }
+            if let Some(p) = params
+                && let Ok(c) = serde_json::from_str::<Cancelled>(p.get())
+            {
+                session.cancel(&c.request_id);
+            }
+        }
+    }
+
+    fn initialize(&self, session: &Session, req: &JsonRpcRequest) -> Result<Box<RawValue>, McpError> {
+        let params: InitializeRequestParams = req.params_as()?;
+        let version = Self::negotiate(&params.protocol_version);
+        if !session
+            .info()
+            .set_initialized(version.clone(), params.client_info)
+        {
+            return Err(McpError::invalid_request("the session is already initialized"));
+        }
+        let mut result = InitializeResult::new(self.inner.capabilities.clone())
+            .with_server_info(self.inner.server_info.clone())
+            .with_protocol_version(version);
+        result.instructions = self.inner.instructions.clone();
+        to_raw(&result)
+    }
+
+    fn discover(&self) -> Result<Box<RawValue>, McpError> {
+        let mut result = DiscoverResult::new(
+            ProtocolVersion::KNOWN_VERSIONS.to_vec(),
+            self.inner.capabilities.clone(),
+        );
+        result.instructions = self.inner.instructions.clone();
+        to_raw(&result)
+    }
+}

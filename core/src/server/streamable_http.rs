@@ -1,0 +1,542 @@
+//! Inbound Streamable HTTP (MCP 2025-03-26 … 2025-11-25, and stateless 2026-07-28).
+//!
+//! [`StreamableHttpService`] is a `tower::Service<http::Request<B>>` that a user can mount in
+//! their own hyper or axum app. POST carries one JSON-RPC message; a request is answered with
+//! JSON, or with an SSE stream when it asked for progress (`_meta.progressToken`) and accepts
+//! `text/event-stream`; notifications and responses get 202. `initialize` creates a session
+//! (`Mcp-Session-Id`, 32 random bytes in hex); other requests must carry it (missing → 400,
+//! unknown or ended → 404). GET opens the session's stream for server notifications; DELETE
+//! ends the session. A request whose `MCP-Protocol-Version` is 2026-07-28 is served
+//! statelessly: no session, `Mcp-Method` must match the body.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{Method as HttpMethod, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use rmcp::model::ProtocolVersion;
+use tokio::sync::{broadcast, mpsc};
+
+use super::body::McpBody;
+use crate::dispatcher::{Dispatcher, Inbound};
+use crate::envelope::Identity;
+use crate::error::{McpError, code};
+use crate::jsonrpc::{Message, Method, error_frame};
+use crate::session::{Downstream, Session, SessionInfo, TransportKind};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+const METHOD_HEADER: &str = "mcp-method";
+
+/// Limits and timings of the Streamable HTTP endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Largest accepted POST body (larger → 413).
+    pub max_body_bytes: usize,
+    /// A session with no traffic for this long is ended.
+    pub session_idle_timeout: Duration,
+    /// Most sessions open at once (more → 503).
+    pub max_sessions: usize,
+    /// Interval of keep-alive comments on idle SSE streams.
+    pub keep_alive: Duration,
+    /// Queue length of one SSE stream; a client that falls this far behind is cut off.
+    pub stream_queue: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            max_body_bytes: 4 * 1024 * 1024,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 10_000,
+            keep_alive: Duration::from_secs(15),
+            stream_queue: 256,
+        }
+    }
+}
+
+/// The MCP endpoint over Streamable HTTP.
+#[derive(Clone, Debug)]
+pub struct StreamableHttpService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dispatcher: Dispatcher,
+    options: HttpOptions,
+    sessions: Mutex<HashMap<Arc<str>, Arc<HttpSession>>>,
+    notifications: Option<broadcast::Sender<Bytes>>,
+}
+
+#[derive(Debug)]
+struct HttpSession {
+    session: Arc<Session>,
+    last_seen: Mutex<Instant>,
+    stream: Mutex<Option<mpsc::Sender<Bytes>>>,
+}
+
+impl HttpSession {
+    fn touch(&self) {
+        if let Ok(mut t) = self.last_seen.lock() {
+            *t = Instant::now();
+        }
+    }
+    fn downstream(&self) -> Downstream {
+        match self.stream.lock().ok().and_then(|s| s.clone()) {
+            Some(tx) => Downstream::new(tx),
+            None => Downstream::none(),
+        }
+    }
+}
+
+impl StreamableHttpService {
+    /// An endpoint over `dispatcher`. `notifications` (usually
+    /// [`Aggregate::subscribe`](crate::aggregate::Aggregate::subscribe)'s sender) feeds every
+    /// session's GET stream.
+    pub fn new(
+        dispatcher: Dispatcher,
+        options: HttpOptions,
+        notifications: Option<broadcast::Sender<Bytes>>,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            dispatcher,
+            options,
+            sessions: Mutex::new(HashMap::new()),
+            notifications,
+        });
+        tokio::spawn(reap_idle(Arc::downgrade(&inner)));
+        StreamableHttpService { inner }
+    }
+
+    /// Sessions open right now.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+impl<B> tower::Service<Request<B>> for StreamableHttpService
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<McpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<McpBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            Ok(match *req.method() {
+                HttpMethod::POST => inner.post(req).await,
+                HttpMethod::GET => inner.get(req),
+                HttpMethod::DELETE => inner.delete(req),
+                _ => {
+                    let mut r = super::plain(StatusCode::METHOD_NOT_ALLOWED, "use POST, GET or DELETE");
+                    r.headers_mut()
+                        .insert(http::header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                    r
+                }
+            })
+        })
+    }
+}
+
+/// A JSON-RPC error as an HTTP response with `status`.
+fn rpc_error(status: StatusCode, id: Option<&crate::jsonrpc::RequestId>, e: &McpError) -> Response<McpBody> {
+    json(status, error_frame(id, e))
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<McpBody> {
+    let mut r = Response::new(McpBody::full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response<McpBody> {
+    let mut r = Response::new(McpBody::sse(rx));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+fn accepts(req_headers: &http::HeaderMap, what: &str) -> bool {
+    req_headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(what) || v.contains("*/*"))
+}
+
+fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a body up to `limit` bytes; `Err` is the response to send (413 or 400).
+pub(crate) async fn read_body<B>(req: Request<B>, limit: usize) -> Result<(http::request::Parts, Bytes), Response<McpBody>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        super::plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the message is larger than {limit} bytes (server.max_body_bytes)"),
+        )
+    };
+    if let Some(len) = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, limit).collect().await {
+        Ok(b) => Ok((parts, b.to_bytes())),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(super::plain(
+            StatusCode::BAD_REQUEST,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+fn has_progress_token(req: &crate::jsonrpc::JsonRpcRequest) -> bool {
+    req.params
+        .as_deref()
+        .is_some_and(|p| p.get().contains("\"progressToken\""))
+}
+
+impl Inner {
+    async fn post<B>(self: Arc<Self>, req: Request<B>) -> Response<McpBody>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let ct_ok = header(req.headers(), CONTENT_TYPE.as_str())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !ct_ok {
+            return super::plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "POST bodies must be Content-Type: application/json",
+            );
+        }
+        let (parts, body) = match read_body(req, self.options.max_body_bytes).await {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
+        let msg = match Message::parse(&body) {
+            Ok(m) => m,
+            Err(f) => return rpc_error(StatusCode::BAD_REQUEST, f.id.as_ref(), &f.error),
+        };
+        let identity = parts.extensions.get::<Identity>().cloned();
+        let sse_ok = accepts(&parts.headers, "text/event-stream");
+
+        // Protocol version header: unknown → 400; 2026-07-28 → stateless.
+        let version = match header(&parts.headers, VERSION_HEADER) {
+            Some(v) => {
+                let v: ProtocolVersion = match serde_json::from_value(serde_json::Value::String(v.to_string())) {
+                    Ok(v) => v,
+                    Err(_) => return super::plain(StatusCode::BAD_REQUEST, "invalid MCP-Protocol-Version"),
+                };
+                if !ProtocolVersion::KNOWN_VERSIONS.contains(&v) {
+                    let e = McpError::new(crate::ErrorKind::InvalidRequest, format!("unsupported MCP-Protocol-Version: {v}"))
+                        .with_code(code::UNSUPPORTED_PROTOCOL_VERSION)
+                        .with_data(serde_json::json!({
+                            "supported": ProtocolVersion::KNOWN_VERSIONS,
+                            "requested": v,
+                        }));
+                    let id = match &msg {
+                        Message::Request(r) => Some(r.id.clone()),
+                        _ => None,
+                    };
+                    return rpc_error(StatusCode::BAD_REQUEST, id.as_ref(), &e);
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        if let Some(v) = version.as_ref().filter(|v| !v.has_initialize()) {
+            return self.stateless(v.clone(), &parts, msg, identity, sse_ok).await;
+        }
+
+        let mut inbound = Inbound {
+            identity,
+            extensions: parts.extensions,
+            ..Default::default()
+        };
+
+        if let Message::Request(r) = &msg
+            && r.method == Method::Initialize
+        {
+            return self.initialize(msg, inbound).await;
+        }
+
+        let Some(sid) = header(&parts.headers, SESSION_HEADER) else {
+            let id = match &msg {
+                Message::Request(r) => Some(r.id.clone()),
+                _ => None,
+            };
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                id.as_ref(),
+                &McpError::invalid_request("missing Mcp-Session-Id header: send initialize first and echo the session id it returns"),
+            );
+        };
+        let Some(hs) = self.session(sid) else {
+            return super::plain(StatusCode::NOT_FOUND, "unknown or ended session: initialize a new one");
+        };
+        hs.touch();
+        let req = match msg {
+            Message::Request(r) => r,
+            other => {
+                self.dispatcher.handle(&hs.session, other, inbound).await;
+                return accepted();
+            }
+        };
+        if sse_ok && has_progress_token(&req) {
+            let (tx, rx) = mpsc::channel(self.options.stream_queue);
+            inbound.downstream = Downstream::new(tx.clone());
+            let dispatcher = self.dispatcher.clone();
+            let session = hs.session.clone();
+            tokio::spawn(async move {
+                if let Some(frame) = dispatcher.request(&session, req, inbound).await {
+                    let _ = tx.send(frame).await;
+                }
+            });
+            return sse_response(rx);
+        }
+        inbound.downstream = hs.downstream();
+        match self.dispatcher.request(&hs.session, req, inbound).await {
+            Some(frame) => json(StatusCode::OK, frame),
+            None => accepted(),
+        }
+    }
+
+    async fn initialize(&self, msg: Message, inbound: Inbound) -> Response<McpBody> {
+        if self.sessions.lock().map(|s| s.len()).unwrap_or(usize::MAX) >= self.options.max_sessions {
+            return super::plain(StatusCode::SERVICE_UNAVAILABLE, "too many open sessions; try again later");
+        }
+        let sid: Arc<str> = new_session_id().into();
+        let session = Arc::new(Session::new(SessionInfo::new(
+            Some(sid.clone()),
+            TransportKind::StreamableHttp,
+        )));
+        let frame = self.dispatcher.handle(&session, msg, inbound).await;
+        let ok = session.info().protocol_version().is_some();
+        let Some(frame) = frame else {
+            return accepted();
+        };
+        let mut resp = json(StatusCode::OK, frame);
+        if ok {
+            let hs = Arc::new(HttpSession {
+                session,
+                last_seen: Mutex::new(Instant::now()),
+                stream: Mutex::new(None),
+            });
+            if let Ok(mut s) = self.sessions.lock() {
+                s.insert(sid.clone(), hs);
+            }
+            if let Ok(v) = HeaderValue::from_str(&sid) {
+                resp.headers_mut().insert(SESSION_HEADER, v);
+            }
+        }
+        resp
+    }
+
+    async fn stateless(
+        &self,
+        version: ProtocolVersion,
+        parts: &http::request::Parts,
+        msg: Message,
+        identity: Option<Identity>,
+        sse_ok: bool,
+    ) -> Response<McpBody> {
+        let req = match msg {
+            Message::Request(r) => r,
+            // Nothing to cancel or acknowledge without a session.
+            _ => return accepted(),
+        };
+        if let Some(m) = header(&parts.headers, METHOD_HEADER)
+            && m != req.method.as_str()
+        {
+            let e = McpError::invalid_request(format!(
+                "Mcp-Method header '{m}' does not match the body's method '{}'",
+                req.method
+            ))
+            .with_code(code::HEADER_MISMATCH);
+            return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), &e);
+        }
+        if req.method == Method::Initialize {
+            let e = McpError::invalid_request("protocol version 2026-07-28 has no initialize; call server/discover or the method directly");
+            return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), &e);
+        }
+        let session = Arc::new(Session::new(SessionInfo::stateless(version, TransportKind::StreamableHttp)));
+        let mut inbound = Inbound {
+            identity,
+            extensions: parts.extensions.clone(),
+            ..Default::default()
+        };
+        if sse_ok && has_progress_token(&req) {
+            let (tx, rx) = mpsc::channel(self.options.stream_queue);
+            inbound.downstream = Downstream::new(tx.clone());
+            let dispatcher = self.dispatcher.clone();
+            tokio::spawn(async move {
+                // In 2026-07-28 closing the stream IS cancellation.
+                let closed = tx.clone();
+                tokio::select! {
+                    frame = dispatcher.request(&session, req, inbound) => {
+                        if let Some(frame) = frame { let _ = tx.send(frame).await; }
+                    }
+                    _ = closed.closed() => session.close(),
+                }
+            });
+            return sse_response(rx);
+        }
+        match self.dispatcher.request(&session, req, inbound).await {
+            Some(frame) => json(StatusCode::OK, frame),
+            None => accepted(),
+        }
+    }
+
+    fn get<B>(self: Arc<Self>, req: Request<B>) -> Response<McpBody> {
+        if header(req.headers(), VERSION_HEADER).is_some_and(|v| v == ProtocolVersion::V_2026_07_28.as_str()) {
+            return super::plain(StatusCode::METHOD_NOT_ALLOWED, "protocol version 2026-07-28 has no GET stream");
+        }
+        if !accepts(req.headers(), "text/event-stream") {
+            return super::plain(StatusCode::NOT_ACCEPTABLE, "GET needs Accept: text/event-stream");
+        }
+        let Some(sid) = header(req.headers(), SESSION_HEADER) else {
+            return super::plain(StatusCode::BAD_REQUEST, "missing Mcp-Session-Id header");
+        };
+        let Some(hs) = self.session(sid) else {
+            return super::plain(StatusCode::NOT_FOUND, "unknown or ended session");
+        };
+        hs.touch();
+        let (tx, rx) = mpsc::channel(self.options.stream_queue);
+        if let Ok(mut s) = hs.stream.lock() {
+            *s = Some(tx.clone());
+        }
+        let notifications = self.notifications.as_ref().map(broadcast::Sender::subscribe);
+        tokio::spawn(feed_stream(hs, tx, notifications, self.options.keep_alive));
+        sse_response(rx)
+    }
+
+    fn delete<B>(&self, req: Request<B>) -> Response<McpBody> {
+        let Some(sid) = header(req.headers(), SESSION_HEADER) else {
+            return super::plain(StatusCode::BAD_REQUEST, "missing Mcp-Session-Id header");
+        };
+        let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(sid));
+        match removed {
+            Some(hs) => {
+                hs.session.close();
+                if let Ok(mut s) = hs.stream.lock() {
+                    s.take();
+                }
+                Response::new(McpBody::empty())
+            }
+            None => super::plain(StatusCode::NOT_FOUND, "unknown or ended session"),
+        }
+    }
+
+    fn session(&self, sid: &str) -> Option<Arc<HttpSession>> {
+        self.sessions.lock().ok()?.get(sid).cloned()
+    }
+}
+
+fn accepted() -> Response<McpBody> {
+    let mut r = Response::new(McpBody::empty());
+    *r.status_mut() = StatusCode::ACCEPTED;
+    r
+}
+
+/// 32 random bytes, hex: visible ASCII, unguessable.
+pub(crate) fn new_session_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    let mut s = String::with_capacity(64);
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+/// Feeds one session's GET stream: list changes for everyone, keep-alives when idle. A client
+/// that does not read is cut off when its queue is full.
+async fn feed_stream(
+    hs: Arc<HttpSession>,
+    tx: mpsc::Sender<Bytes>,
+    mut notifications: Option<broadcast::Receiver<Bytes>>,
+    keep_alive: Duration,
+) {
+    let mut tick = tokio::time::interval(keep_alive);
+    tick.tick().await;
+    loop {
+        let frame = tokio::select! {
+            n = async {
+                match notifications.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match n {
+                Ok(f) => f,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => { notifications = None; continue }
+            },
+            _ = tick.tick() => Bytes::new(),
+            _ = tx.closed() => break,
+            _ = hs.session.closed().cancelled() => break,
+        };
+        if tx.try_send(frame).is_err() {
+            break;
+        }
+        hs.touch();
+    }
+    if let Ok(mut s) = hs.stream.lock()
+        && s.as_ref().is_some_and(|cur| cur.same_channel(&tx))
+    {
+        s.take();
+    }
+}
+
+async fn reap_idle(inner: std::sync::Weak<Inner>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let idle = inner.options.session_idle_timeout;
+        let expired: Vec<Arc<HttpSession>> = match inner.sessions.lock() {
+            Ok(mut s) => {
+                let ids: Vec<Arc<str>> = s
+                    .iter()
+                    .filter(|(_, hs)| hs.last_seen.lock().is_ok_and(|t| t.elapsed() > idle))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                ids.iter().filter_map(|k| s.remove(k)).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        for hs in expired {
+            hs.session.close();
+        }
+    }
+}
