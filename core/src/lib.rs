@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod dispatcher;
 pub mod envelope;
 pub mod error;
+pub mod gateway;
 pub mod jsonrpc;
 pub mod server;
 pub mod session;

@@ -97,6 +97,11 @@ impl Aggregate {
         self.inner.notifications.subscribe()
     }
 
+    /// The sender behind [`Aggregate::subscribe`], for transports that subscribe per stream.
+    pub fn notification_sender(&self) -> broadcast::Sender<Bytes> {
+        self.inner.notifications.clone()
+    }
+
     /// The members, in config order.
     pub fn members(&self) -> &[Member] {
         &self.inner.members
@@ -119,18 +124,17 @@ impl Aggregate {
 
     /// Names of every exposed tool, in list order.
     pub fn tool_names(&self) -> Vec<String> {
-        let c = self.catalog();
-        let mut names: Vec<(usize, String)> = Vec::new();
-        for item in &c.tools.items {
-            #[derive(serde::Deserialize)]
-            struct N {
-                name: String,
-            }
-            if let Ok(n) = serde_json::from_str::<N>(item.get()) {
-                names.push((names.len(), n.name));
-            }
+        #[derive(serde::Deserialize)]
+        struct N {
+            name: String,
         }
-        names.into_iter().map(|(_, n)| n).collect()
+        let c = self.catalog();
+        c.tools
+            .items
+            .iter()
+            .filter_map(|item| serde_json::from_str::<N>(item.get()).ok())
+            .map(|n| n.name)
+            .collect()
     }
 
     fn catalog(&self) -> Arc<Catalog> {

@@ -1,0 +1,370 @@
+//! The assembled gateway: upstreams → aggregate → MCP-plane stack → dispatcher → transports.
+//!
+//! [`GatewayBuilder`] is the Rust API (the `toolgate` binary builds one from the config file);
+//! [`Gateway::router`] is the HTTP service to mount, [`Gateway::serve`] runs it on a listener,
+//! [`Gateway::serve_stdio`] on stdin/stdout.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::{Layer, Service, ServiceExt};
+
+use crate::aggregate::{Aggregate, Member, ToolFilter};
+use crate::dispatcher::Dispatcher;
+use crate::envelope::McpService;
+use crate::server::{
+    HttpOptions, McpBody, OriginGuard, OriginGuardLayer, OriginPolicy, StreamableHttpService,
+};
+use crate::upstream::{StdioSpec, StreamableHttpSpec, Upstream, UpstreamOptions, UpstreamStatus};
+
+/// How to reach one upstream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum UpstreamSpec {
+    /// A child process on stdio.
+    Stdio(StdioSpec),
+    /// A remote server on Streamable HTTP.
+    StreamableHttp(StreamableHttpSpec),
+}
+
+type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
+
+/// Builds a [`Gateway`].
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use toolgate::gateway::GatewayBuilder;
+/// use toolgate::upstream::StdioSpec;
+///
+/// let gateway = GatewayBuilder::new()
+///     .stdio("demo", StdioSpec { command: "demo-server".into(), ..Default::default() })
+///     .build();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
+/// gateway.serve(listener).await
+/// # }
+/// ```
+pub struct GatewayBuilder {
+    upstreams: Vec<(String, UpstreamSpec, ToolFilter)>,
+    separator: String,
+    page_size: usize,
+    mcp_path: String,
+    http: HttpOptions,
+    origin: OriginPolicy,
+    upstream_options: UpstreamOptions,
+    stack: Vec<StackFn>,
+}
+
+impl std::fmt::Debug for GatewayBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayBuilder")
+            .field("upstreams", &self.upstreams)
+            .field("separator", &self.separator)
+            .field("mcp_path", &self.mcp_path)
+            .field("layers", &self.stack.len())
+            .finish()
+    }
+}
+
+impl Default for GatewayBuilder {
+    fn default() -> Self {
+        GatewayBuilder {
+            upstreams: Vec::new(),
+            separator: "__".into(),
+            page_size: 0,
+            mcp_path: "/mcp".into(),
+            http: HttpOptions::default(),
+            origin: OriginPolicy::default(),
+            upstream_options: UpstreamOptions::default(),
+            stack: Vec::new(),
+        }
+    }
+}
+
+impl GatewayBuilder {
+    /// An empty gateway with safe defaults (loopback Host/Origin only, 4 MiB bodies).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds an upstream.
+    #[must_use]
+    pub fn upstream(mut self, name: impl Into<String>, spec: UpstreamSpec, filter: ToolFilter) -> Self {
+        self.upstreams.push((name.into(), spec, filter));
+        self
+    }
+    /// Adds a stdio upstream exposing all its tools.
+    #[must_use]
+    pub fn stdio(self, name: impl Into<String>, spec: StdioSpec) -> Self {
+        self.upstream(name, UpstreamSpec::Stdio(spec), ToolFilter::default())
+    }
+    /// Adds a Streamable HTTP upstream exposing all its tools.
+    #[must_use]
+    pub fn streamable_http(self, name: impl Into<String>, spec: StreamableHttpSpec) -> Self {
+        self.upstream(name, UpstreamSpec::StreamableHttp(spec), ToolFilter::default())
+    }
+    /// The separator between server and item names (default `__`).
+    #[must_use]
+    pub fn separator(mut self, sep: impl Into<String>) -> Self {
+        self.separator = sep.into();
+        self
+    }
+    /// Page size of merged lists (0: whole lists, the default).
+    #[must_use]
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n;
+        self
+    }
+    /// The MCP endpoint's path (default `/mcp`; `/mcp/` is served too).
+    #[must_use]
+    pub fn mcp_path(mut self, path: impl Into<String>) -> Self {
+        self.mcp_path = path.into();
+        self
+    }
+    /// Limits of the HTTP endpoint.
+    #[must_use]
+    pub fn http_options(mut self, o: HttpOptions) -> Self {
+        self.http = o;
+        self
+    }
+    /// Which `Host`/`Origin` values are accepted.
+    #[must_use]
+    pub fn origin_policy(mut self, p: OriginPolicy) -> Self {
+        self.origin = p;
+        self
+    }
+    /// Timeouts and backoff of upstream connections.
+    #[must_use]
+    pub fn upstream_options(mut self, o: UpstreamOptions) -> Self {
+        self.upstream_options = o;
+        self
+    }
+    /// Wraps the MCP-plane stack in `layer`; the first layer added is the outermost.
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<McpService> + Send + 'static,
+        L::Service: Service<crate::McpRequest, Response = crate::McpResponse, Error = crate::McpError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
+    {
+        self.stack.push(Box::new(move |inner| McpService::new(layer.layer(inner))));
+        self
+    }
+
+    /// Starts the upstreams and assembles the stack. Must run inside a tokio runtime.
+    pub fn build(self) -> Gateway {
+        let shutdown = CancellationToken::new();
+        let members: Vec<Member> = self
+            .upstreams
+            .into_iter()
+            .map(|(name, spec, filter)| {
+                let upstream = match spec {
+                    UpstreamSpec::Stdio(s) => {
+                        Upstream::stdio(&name, s, self.upstream_options.clone(), shutdown.child_token())
+                    }
+                    UpstreamSpec::StreamableHttp(s) => Upstream::streamable_http(
+                        &name,
+                        s,
+                        self.upstream_options.clone(),
+                        shutdown.child_token(),
+                    ),
+                };
+                Member { upstream, filter }
+            })
+            .collect();
+        let aggregate = Aggregate::new(members, self.separator, self.page_size);
+        let mut service = McpService::new(aggregate.clone());
+        for wrap in self.stack.into_iter().rev() {
+            service = wrap(service);
+        }
+        let dispatcher = Dispatcher::new(service);
+        let http = StreamableHttpService::new(
+            dispatcher.clone(),
+            self.http,
+            Some(aggregate.notification_sender()),
+        );
+        let mcp_path = self.mcp_path.trim_end_matches('/').to_string();
+        Gateway {
+            inner: Arc::new(GatewayInner {
+                router: Router {
+                    mcp: OriginGuardLayer::new(self.origin).layer(http),
+                    mcp_path: mcp_path.into(),
+                    aggregate: aggregate.clone(),
+                },
+                aggregate,
+                dispatcher,
+                shutdown,
+            }),
+        }
+    }
+}
+
+/// A running gateway.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    inner: Arc<GatewayInner>,
+}
+
+#[derive(Debug)]
+struct GatewayInner {
+    aggregate: Aggregate,
+    dispatcher: Dispatcher,
+    router: Router,
+    shutdown: CancellationToken,
+}
+
+impl Gateway {
+    /// The aggregate (health, tool names, notifications).
+    pub fn aggregate(&self) -> &Aggregate {
+        &self.inner.aggregate
+    }
+    /// The dispatcher, to serve other transports.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.inner.dispatcher
+    }
+    /// The HTTP service: the MCP endpoint plus `/healthz` and `/readyz`. Mount it in a hyper or
+    /// axum app, or use [`Gateway::serve`].
+    pub fn router(&self) -> Router {
+        self.inner.router.clone()
+    }
+    /// Stops serving and shuts the upstreams down (children get their stdin closed, then killed).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+    /// Fires on shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Waits until every upstream has stopped after [`Gateway::shutdown`], at most `limit`.
+    pub async fn wait_stopped(&self, limit: Duration) {
+        let all = async {
+            for m in self.inner.aggregate.members() {
+                let mut rx = m.upstream.watch_status();
+                let _ = rx
+                    .wait_for(|s| matches!(s, UpstreamStatus::Down { reason } if reason == "gateway shutting down"))
+                    .await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, all).await;
+    }
+
+    /// Serves HTTP on `listener` until [`Gateway::shutdown`].
+    pub async fn serve(&self, listener: TcpListener) -> std::io::Result<()> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let shutdown = self.inner.shutdown.clone();
+        loop {
+            let (stream, _) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = TowerToHyperService::new(self.router());
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+        Ok(())
+    }
+
+    /// Serves MCP on stdin/stdout until stdin closes or [`Gateway::shutdown`].
+    pub async fn serve_stdio(&self) -> std::io::Result<()> {
+        crate::server::stdio::serve_stdio(
+            self.inner.dispatcher.clone(),
+            Some(self.inner.aggregate.subscribe()),
+            None,
+            self.inner.shutdown.clone(),
+        )
+        .await
+    }
+}
+
+/// The gateway's HTTP routes: the MCP endpoint (at its path and with a trailing slash),
+/// `/healthz`, `/readyz`. Anything else is 404.
+#[derive(Clone, Debug)]
+pub struct Router {
+    mcp: OriginGuard<StreamableHttpService>,
+    mcp_path: Arc<str>,
+    aggregate: Aggregate,
+}
+
+impl<B> Service<Request<B>> for Router
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<McpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<McpBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let path = req.uri().path();
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        if trimmed == &*self.mcp_path {
+            return Box::pin(self.mcp.clone().oneshot(req));
+        }
+        let resp = match path {
+            "/healthz" => crate::server::plain(StatusCode::OK, "ok"),
+            "/readyz" => readyz(&self.aggregate),
+            _ => crate::server::plain(StatusCode::NOT_FOUND, format!("no route for {path}; the MCP endpoint is {}", self.mcp_path)),
+        };
+        Box::pin(async move { Ok(resp) })
+    }
+}
+
+fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
+    let health = aggregate.health();
+    let any_ready = health.iter().any(|h| h.status.is_ready());
+    let upstreams: Vec<serde_json::Value> = health
+        .iter()
+        .map(|h| match &h.status {
+            UpstreamStatus::Ready(info) => serde_json::json!({
+                "name": h.name, "status": "ready", "tools": h.tools,
+                "server": info.server_info.name, "protocolVersion": info.protocol_version,
+            }),
+            UpstreamStatus::Starting => serde_json::json!({"name": h.name, "status": "starting"}),
+            UpstreamStatus::Down { reason } => serde_json::json!({"name": h.name, "status": "down", "reason": reason}),
+        })
+        .collect();
+    let body = serde_json::json!({"ready": any_ready, "upstreams": upstreams}).to_string();
+    let mut r = Response::new(McpBody::full(body));
+    *r.status_mut() = if any_ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
