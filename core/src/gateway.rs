@@ -368,3 +368,4 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
     );
     r
 }
+

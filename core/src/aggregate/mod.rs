@@ -164,9 +164,7 @@ impl Aggregate {
                 let name = req.target().ok_or_else(|| {
                     McpError::invalid_params(format!("{} needs params.name", req.method()))
                 })?;
-                let route = routes.get(name).ok_or_else(|| {
-                    McpError::invalid_params(format!("unknown {what}: {name}"))
-                })?;
+                let route = routes.get(name).ok_or_else(|| self.unknown(what, name))?;
                 let params = rename(req.message.params.as_deref(), "name", &route.original)?;
                 self.forward(route.upstream, &req, Some(&params)).await
             }
@@ -185,6 +183,28 @@ impl Aggregate {
             Method::Ping => McpResponse::from_typed(&serde_json::json!({})),
             other => Err(McpError::method_not_found(other.as_str())),
         }
+    }
+
+    /// The error for a name with no route: -32602, unless the name carries the prefix of an
+    /// upstream that is down right now — then the caller learns that instead (-31000).
+    fn unknown(&self, what: &str, name: &str) -> McpError {
+        for m in &self.inner.members {
+            let prefix = m.upstream.name();
+            let owned = name
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with(self.inner.separator.as_str()));
+            if owned && !m.upstream.status().is_ready() {
+                let why = match m.upstream.status() {
+                    UpstreamStatus::Down { reason } => format!("is down: {reason}"),
+                    _ => "is still starting".to_string(),
+                };
+                return McpError::upstream_unavailable(
+                    prefix,
+                    format!("{what} {name}: upstream '{prefix}' {why}"),
+                );
+            }
+        }
+        McpError::invalid_params(format!("unknown {what}: {name}"))
     }
 
     async fn forward(

@@ -361,3 +361,8 @@ async fn supervise(shared: Arc<Shared>, spec: StreamableHttpSpec) {
         reason: "gateway shutting down".into(),
     });
 }
+
+/// Validates a spec (URL scheme, header names and values) without connecting.
+pub fn check_spec(spec: &StreamableHttpSpec) -> Result<(), String> {
+    parse_spec(spec).map(|_| ())
+}
