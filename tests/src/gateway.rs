@@ -164,5 +164,5 @@ where
     S: AsRef<OsStr>,
 {
     let bin = paths::toolgate()?;
-    run_command("toolgate", bin, args, Duration::from_secs(30)).await
+    run_command("toolgate", bin, args, &[], Duration::from_secs(30)).await
 }

@@ -8,8 +8,16 @@
 //! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
-//! hanging the run. Binaries come from `cargo build --workspace --bins`, peers from
-//! `tests/interop/install.sh` (`.ci/run` does both).
+//! hanging the run. A missing binary or peer fails the test with a message saying how to get it.
+//!
+//! Running (`.ci/run` does all of it):
+//! ```text
+//! tests/interop/install.sh            # pinned Python SDK + server-everything into target/interop
+//! cargo build --workspace --bins      # toolgate + demo-server into target/debug
+//! cargo nextest run -p toolgate-tests # or: cargo test -p toolgate-tests
+//! ```
+//! `TOOLGATE_BIN_DIR` points the tests at binaries elsewhere; `TOOLGATE_NODE` at another node.
+//! A failing test shows the output of every process it started.
 
 pub mod config;
 pub mod demo;

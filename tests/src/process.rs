@@ -231,7 +231,8 @@ impl CommandOutput {
     }
 }
 
-/// Runs `program args…` to completion with captured output, killing it after `timeout`.
+/// Runs `program args…` (with `envs` added to the environment) to completion with captured
+/// output, killing it after `timeout`.
 ///
 /// Only a failure to start is an `Err`; a non-zero exit or a timeout is reported in the
 /// [`CommandOutput`].
@@ -239,6 +240,7 @@ pub async fn run_command<I, S>(
     label: &str,
     program: impl AsRef<OsStr>,
     args: I,
+    envs: &[(&str, &str)],
     timeout: Duration,
 ) -> anyhow::Result<CommandOutput>
 where
@@ -253,6 +255,7 @@ where
         .stderr(Stdio::piped())
         .env("NO_COLOR", "1")
         .env("RUST_BACKTRACE", "1")
+        .envs(envs.iter().copied())
         .kill_on_drop(true);
     let mut child = command
         .spawn()

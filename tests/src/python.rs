@@ -24,7 +24,9 @@ where
     let script_path = paths::python_script(script)?;
     let mut all = vec![script_path.into_os_string()];
     all.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
-    let output = run_command(&format!("python {script}"), python, all, timeout).await?;
+    // Unbuffered, so a killed script still shows how far it got; no bytecode in the source tree.
+    let envs = [("PYTHONUNBUFFERED", "1"), ("PYTHONDONTWRITEBYTECODE", "1")];
+    let output = run_command(&format!("python {script}"), python, all, &envs, timeout).await?;
     eprintln!("{}", output.describe());
     output.expect_success()
 }

@@ -129,3 +129,32 @@ async fn server_everything_sse_mode_announces_its_endpoint() -> anyhow::Result<(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn server_everything_listens_on_loopback_only() -> anyhow::Result<()> {
+    let everything = ServerEverything::start_streamable_http().await?;
+    let port = format!(":{:04X}", everything.port());
+    // /proc/net/tcp{,6}: "sl local_address rem_address st ..."; st 0A = LISTEN.
+    let mut listening = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).with_context(|| format!("reading {table}"))?;
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if let [_, local, _, "0A", ..] = fields[..]
+                && local.ends_with(&port)
+            {
+                listening.push(local.to_owned());
+            }
+        }
+    }
+    ensure!(
+        !listening.is_empty(),
+        "nothing listens on port {}",
+        everything.port()
+    );
+    ensure!(
+        listening.iter().all(|l| l == &format!("0100007F{port}")),
+        "the loopback preload binds 127.0.0.1 only; listening sockets: {listening:?}"
+    );
+    Ok(())
+}
