@@ -1,0 +1,188 @@
+//! Gateway configuration files, written the way users write them (LiteLLM's `mcp_servers` form).
+//!
+//! ```yaml
+//! mcp_servers:
+//!   demo: {command: ".../demo-server", args: ["--transport", "stdio", "--name", "demo"]}
+//!   remote: {url: "http://127.0.0.1:PORT/mcp", transport: "http"}
+//! server: {separator: "__", max_body_bytes: 4096}
+//! ```
+//! Every scalar is written JSON-quoted, which YAML reads as the same string.
+
+use std::fmt::Write as _;
+
+use crate::paths;
+
+/// One entry of `mcp_servers`.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// A child process speaking MCP on stdio.
+    Stdio {
+        /// The executable.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Extra environment variables.
+        env: Vec<(String, String)>,
+    },
+    /// A remote server.
+    Remote {
+        /// Its MCP endpoint.
+        url: String,
+        /// `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE).
+        transport: String,
+    },
+}
+
+impl Upstream {
+    /// A stdio upstream running `command args…`.
+    pub fn stdio<I, S>(command: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::Stdio {
+            command: command.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable (stdio upstreams only; ignored for remote ones).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        if let Self::Stdio { env, .. } = &mut self {
+            env.push((key.into(), value.into()));
+        }
+        self
+    }
+
+    /// The workspace's demo-server on stdio, answering `whoami` with `name`.
+    pub fn demo(name: &str) -> anyhow::Result<Self> {
+        let bin = paths::demo_server()?;
+        Ok(Self::stdio(
+            bin.to_string_lossy(),
+            ["--transport", "stdio", "--name", name],
+        ))
+    }
+
+    /// `@modelcontextprotocol/server-everything` on stdio (run by node).
+    pub fn everything() -> anyhow::Result<Self> {
+        let entry = paths::server_everything_entry()?;
+        Ok(Self::stdio(
+            paths::node().to_string_lossy(),
+            [entry.to_string_lossy().into_owned(), "stdio".to_owned()],
+        ))
+    }
+
+    /// A remote Streamable HTTP server.
+    pub fn http(url: impl Into<String>) -> Self {
+        Self::Remote {
+            url: url.into(),
+            transport: "http".to_owned(),
+        }
+    }
+
+    /// A remote legacy HTTP+SSE server.
+    pub fn sse(url: impl Into<String>) -> Self {
+        Self::Remote {
+            url: url.into(),
+            transport: "sse".to_owned(),
+        }
+    }
+}
+
+/// A whole gateway config file.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayConfig {
+    servers: Vec<(String, Upstream)>,
+    separator: Option<String>,
+    max_body_bytes: Option<u64>,
+}
+
+impl GatewayConfig {
+    /// An empty config.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an upstream called `name`.
+    pub fn server(mut self, name: impl Into<String>, upstream: Upstream) -> Self {
+        self.servers.push((name.into(), upstream));
+        self
+    }
+
+    /// Sets `server.separator`.
+    pub fn separator(mut self, separator: impl Into<String>) -> Self {
+        self.separator = Some(separator.into());
+        self
+    }
+
+    /// Sets `server.max_body_bytes`.
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body_bytes = Some(bytes);
+        self
+    }
+
+    /// The YAML text.
+    pub fn to_yaml(&self) -> String {
+        let mut yaml = String::from("mcp_servers:\n");
+        if self.servers.is_empty() {
+            yaml = String::from("mcp_servers: {}\n");
+        }
+        for (name, upstream) in &self.servers {
+            let _ = writeln!(yaml, "  {}:", quote(name));
+            match upstream {
+                Upstream::Stdio { command, args, env } => {
+                    let _ = writeln!(yaml, "    command: {}", quote(command));
+                    let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
+                    let _ = writeln!(yaml, "    args: [{}]", args.join(", "));
+                    if !env.is_empty() {
+                        let _ = writeln!(yaml, "    env:");
+                        for (key, value) in env {
+                            let _ = writeln!(yaml, "      {}: {}", quote(key), quote(value));
+                        }
+                    }
+                }
+                Upstream::Remote { url, transport } => {
+                    let _ = writeln!(yaml, "    url: {}", quote(url));
+                    let _ = writeln!(yaml, "    transport: {}", quote(transport));
+                }
+            }
+        }
+        if self.separator.is_some() || self.max_body_bytes.is_some() {
+            yaml.push_str("server:\n");
+            if let Some(separator) = &self.separator {
+                let _ = writeln!(yaml, "  separator: {}", quote(separator));
+            }
+            if let Some(bytes) = self.max_body_bytes {
+                let _ = writeln!(yaml, "  max_body_bytes: {bytes}");
+            }
+        }
+        yaml
+    }
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn quote(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_quotes_every_scalar() {
+        let yaml = GatewayConfig::new()
+            .server(
+                "a",
+                Upstream::stdio("/bin/x y", ["--name", "it's \"q\""]).env("K", "v"),
+            )
+            .server("b", Upstream::http("http://127.0.0.1:1/mcp"))
+            .max_body_bytes(4096)
+            .to_yaml();
+        assert_eq!(
+            yaml,
+            "mcp_servers:\n  \"a\":\n    command: \"/bin/x y\"\n    args: [\"--name\", \"it's \\\"q\\\"\"]\n    env:\n      \"K\": \"v\"\n  \"b\":\n    url: \"http://127.0.0.1:1/mcp\"\n    transport: \"http\"\nserver:\n  max_body_bytes: 4096\n"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Where things are: the workspace root, the built binaries, the interop peers and the scripts.
+//!
+//! Binaries come from `<workspace>/target/debug/` unless `TOOLGATE_BIN_DIR` (or
+//! `CARGO_TARGET_DIR`) says otherwise; the peers from `<workspace>/target/interop/`, where
+//! `tests/interop/install.sh` puts them. A missing piece is an error that says how to get it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest_dir.to_path_buf())
+}
+
+/// The directory holding the workspace's binaries.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TOOLGATE_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let target = if target.is_relative() {
+        workspace_root().join(target)
+    } else {
+        target
+    };
+    target.join("debug")
+}
+
+/// A workspace binary (`toolgate`, `demo-server`), which must already be built.
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let path = bin_dir().join(name);
+    if !path.is_file() {
+        bail!(
+            "binary `{name}` not found at {}: run `cargo build --workspace --bins` first \
+             (or point TOOLGATE_BIN_DIR at the directory that holds it)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The toolgate gateway binary.
+pub fn toolgate() -> anyhow::Result<PathBuf> {
+    binary("toolgate")
+}
+
+/// The demo MCP server binary.
+pub fn demo_server() -> anyhow::Result<PathBuf> {
+    binary("demo-server")
+}
+
+/// Where `tests/interop/install.sh` installs the third-party peers.
+pub fn interop_dir() -> PathBuf {
+    workspace_root().join("target").join("interop")
+}
+
+fn installed(path: PathBuf, what: &str) -> anyhow::Result<PathBuf> {
+    if !path.exists() {
+        bail!(
+            "{what} not found at {}: run tests/interop/install.sh first",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The Python interpreter of the interop venv (has the official `mcp` SDK).
+pub fn venv_python() -> anyhow::Result<PathBuf> {
+    installed(
+        interop_dir().join("venv").join("bin").join("python"),
+        "the interop Python venv",
+    )
+}
+
+/// `dist/index.js` of `@modelcontextprotocol/server-everything`.
+pub fn server_everything_entry() -> anyhow::Result<PathBuf> {
+    installed(
+        interop_dir()
+            .join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"),
+        "@modelcontextprotocol/server-everything",
+    )
+}
+
+/// The node executable (`TOOLGATE_NODE`, else `node` from `PATH`).
+pub fn node() -> PathBuf {
+    std::env::var_os("TOOLGATE_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("node"))
+}
+
+/// The node preload that makes `listen(PORT)` bind 127.0.0.1: the repository's own copy,
+/// else the one in `shared/testing/` beside the repository.
+pub fn loopback_preload() -> anyhow::Result<PathBuf> {
+    let ours = workspace_root().join("tests/interop/loopback-listen.cjs");
+    if ours.is_file() {
+        return Ok(ours);
+    }
+    let shared = workspace_root().join("../shared/testing/loopback-listen.cjs");
+    shared.canonicalize().with_context(|| {
+        format!(
+            "loopback-listen.cjs found neither at {} nor at {}",
+            ours.display(),
+            shared.display()
+        )
+    })
+}
+
+/// A script in `tests/python/`.
+pub fn python_script(name: &str) -> anyhow::Result<PathBuf> {
+    let path = workspace_root().join("tests/python").join(name);
+    if !path.is_file() {
+        bail!("python script not found: {}", path.display());
+    }
+    Ok(path)
+}
