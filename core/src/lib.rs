@@ -1,1 +1,3 @@
 //! toolgate: a framework and gateway for the Model Context Protocol.
+
+pub mod config;
