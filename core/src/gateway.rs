@@ -369,3 +369,69 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
     r
 }
 
+
+/// Why a config could not become a gateway.
+#[derive(Debug, thiserror::Error)]
+#[error("mcp_servers.{server}: {message}")]
+pub struct BuildError {
+    server: String,
+    message: String,
+}
+
+impl GatewayBuilder {
+    /// A builder with everything the config file says: upstreams, separator, HTTP limits,
+    /// Host/Origin allow-lists, timeouts.
+    pub fn from_config(config: &crate::config::Config) -> Result<GatewayBuilder, BuildError> {
+        use crate::config::{SessionMode, UpstreamTransport};
+        let s = &config.server;
+        let mut b = GatewayBuilder::new()
+            .separator(s.separator.clone())
+            .mcp_path(s.mcp_path.clone())
+            .http_options(HttpOptions {
+                max_body_bytes: s.max_body_bytes,
+                session_idle_timeout: s.session_idle_timeout,
+                ..HttpOptions::default()
+            })
+            .origin_policy(s.origin_policy())
+            .upstream_options(UpstreamOptions {
+                request_timeout: s.request_timeout,
+                ..UpstreamOptions::default()
+            });
+        for (name, server) in &config.servers {
+            if matches!(server.session_mode, SessionMode::PerSession) {
+                tracing::warn!(server = %name, "session_mode: per_session is not implemented yet; the upstream connection is shared");
+            }
+            let spec = match &server.transport {
+                UpstreamTransport::Stdio { command, args, env, cwd } => UpstreamSpec::Stdio(StdioSpec {
+                    command: command.clone(),
+                    args: args.clone(),
+                    env: env.clone(),
+                    cwd: cwd.clone(),
+                }),
+                UpstreamTransport::StreamableHttp { url, headers } => {
+                    let spec = StreamableHttpSpec {
+                        url: url.clone(),
+                        headers: headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    };
+                    crate::upstream::streamable_http::check_spec(&spec).map_err(|message| BuildError {
+                        server: name.clone(),
+                        message,
+                    })?;
+                    UpstreamSpec::StreamableHttp(spec)
+                }
+                UpstreamTransport::Sse { url, .. } => {
+                    return Err(BuildError {
+                        server: name.clone(),
+                        message: format!("legacy SSE upstreams ({url}) are not supported yet; use a Streamable HTTP url"),
+                    });
+                }
+            };
+            let filter = ToolFilter {
+                allowed: server.allowed_tools.clone(),
+                denied: server.disallowed_tools.clone(),
+            };
+            b = b.upstream(name.clone(), spec, filter);
+        }
+        Ok(b)
+    }
+}

@@ -2,9 +2,11 @@
 //!
 //! Upstream MCP servers ([`upstream`]) are merged by an [`Aggregate`](aggregate::Aggregate)
 //! behind one namespace; the MCP-plane stack ([`McpService`]) is reached through the
-//! [`Dispatcher`] from every inbound transport ([`server`]). See `docs/architecture.md`.
+//! [`Dispatcher`] from every inbound transport ([`server`]). [`config`] reads the gateway's
+//! YAML/JSON file and [`gateway`] assembles everything. See `docs/architecture.md`.
 
 pub mod aggregate;
+pub mod config;
 pub mod dispatcher;
 pub mod envelope;
 pub mod error;

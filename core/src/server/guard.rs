@@ -16,6 +16,10 @@ use tower::{Layer, Service};
 use super::body::McpBody;
 
 /// Which `Host` and `Origin` values are accepted.
+///
+/// Hosts are names (ports ignored, case ignored; `*` allows any). Origins are
+/// `scheme://host[:port]` entries: scheme and host must match, and the port too when the entry
+/// names one; `*` allows any origin, and the origin `null` is allowed only by `*`.
 #[derive(Debug, Clone)]
 pub struct OriginPolicy {
     hosts: Vec<String>,
@@ -25,67 +29,104 @@ pub struct OriginPolicy {
 const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
 impl Default for OriginPolicy {
-    /// Loopback only: what a gateway bound to 127.0.0.1 should accept.
+    /// Loopback only: what a gateway bound to 127.0.0.1 should accept — hosts `localhost`,
+    /// `127.0.0.1`, `[::1]`, and http(s) origins on them, any port.
     fn default() -> Self {
         OriginPolicy {
             hosts: LOOPBACK.iter().map(|s| s.to_string()).collect(),
-            origins: Vec::new(),
+            origins: ["http", "https"]
+                .iter()
+                .flat_map(|scheme| LOOPBACK.iter().map(move |h| format!("{scheme}://{h}")))
+                .collect(),
         }
     }
 }
 
 impl OriginPolicy {
-    /// Allowed host names (port ignored; `*` allows any). Empty means loopback names.
-    #[must_use]
-    pub fn hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.hosts = hosts.into_iter().map(|h| h.into().to_ascii_lowercase()).collect();
-        if self.hosts.is_empty() {
-            self.hosts = LOOPBACK.iter().map(|s| s.to_string()).collect();
-        }
-        self
-    }
-    /// Allowed origins (`scheme://host[:port]`, or `*`). Empty means any http(s) origin on a
-    /// loopback host.
-    #[must_use]
-    pub fn origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.origins = origins.into_iter().map(|o| o.into().to_ascii_lowercase()).collect();
-        self
+    /// A policy with these allow-lists.
+    pub fn new(hosts: Vec<String>, origins: Vec<String>) -> Self {
+        OriginPolicy { hosts, origins }
     }
 
     /// Whether a `Host` header value is allowed.
     pub fn host_allowed(&self, host: &str) -> bool {
-        if self.hosts.iter().any(|h| h == "*") {
-            return true;
-        }
-        let name = strip_port(&host.to_ascii_lowercase());
-        self.hosts.iter().any(|h| *h == name)
+        let (host, _) = split_host_port(host.trim());
+        self.hosts
+            .iter()
+            .any(|entry| entry == "*" || split_host_port(entry).0.eq_ignore_ascii_case(host))
     }
 
     /// Whether an `Origin` header value is allowed.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        if self.origins.iter().any(|o| o == "*" || *o == origin) {
+        if self.origins.iter().any(|entry| entry == "*") {
             return true;
         }
-        if !self.origins.is_empty() {
-            return false;
-        }
-        let Some(rest) = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-        else {
+        let Some(origin) = parse_origin(origin.trim()) else {
             return false;
         };
-        LOOPBACK.contains(&strip_port(rest).as_str())
+        self.origins.iter().any(|entry| {
+            parse_origin(entry).is_some_and(|allowed| {
+                allowed.scheme == origin.scheme
+                    && allowed.host == origin.host
+                    && (allowed.port.is_none() || allowed.port == origin.port)
+            })
+        })
     }
 }
 
-fn strip_port(hostport: &str) -> String {
-    if let Some(end) = hostport.find(']') {
-        return hostport[..=end].to_string();
+/// Splits `host[:port]` (with `[v6]` brackets kept on the host); the host is as written.
+pub(crate) fn split_host_port(value: &str) -> (&str, Option<&str>) {
+    if value.starts_with('[') {
+        if let Some(end) = value.find(']') {
+            let (host, rest) = value.split_at(end + 1);
+            return (host, rest.strip_prefix(':'));
+        }
+        return (value, None);
     }
-    hostport.split(':').next().unwrap_or("").to_string()
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (value, None),
+    }
 }
+
+/// An origin split into lower-case scheme and host, and the port if given.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub(crate) scheme: String,
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
+}
+
+/// Parses `http(s)://host[:port]` (a single trailing `/` is tolerated).
+pub(crate) fn parse_origin(value: &str) -> Option<Origin> {
+    let (scheme, rest) = value.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty()
+        || rest
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '@' | '?' | '#'))
+    {
+        return None;
+    }
+    let (host, port) = split_host_port(rest);
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok()?),
+        None => None,
+    };
+    Some(Origin {
+        scheme,
+        host: host.to_ascii_lowercase(),
+        port,
+    })
+}
+
 
 /// Adds [`OriginGuard`].
 #[derive(Debug, Clone, Default)]
@@ -178,7 +219,7 @@ mod tests {
 
     #[test]
     fn configured_origins_replace_the_default() {
-        let p = OriginPolicy::default().origins(["https://app.example"]);
+        let p = OriginPolicy::new(vec!["localhost".into()], vec!["https://app.example".into()]);
         assert!(p.origin_allowed("https://app.example"));
         assert!(!p.origin_allowed("http://localhost:3000"));
     }
