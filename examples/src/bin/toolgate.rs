@@ -95,7 +95,11 @@ fn load(cli: &Cli) -> anyhow::Result<Config> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Schema) => {
-            println!("{}", serde_json::to_string_pretty(&Config::json_schema())?);
+            use std::io::Write as _;
+            let text = serde_json::to_string_pretty(&Config::json_schema())?;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`toolgate schema | head`) is not an error worth a panic.
+            let _ = writeln!(out, "{text}");
             return Ok(());
         }
         Some(Command::Check) => {
