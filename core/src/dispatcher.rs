@@ -17,7 +17,9 @@ use tower::ServiceExt;
 
 use crate::envelope::{Identity, McpContext, McpRequest, McpService};
 use crate::error::McpError;
-use crate::jsonrpc::{JsonRpcRequest, Message, Method, RequestId, error_frame, response_frame, to_raw};
+use crate::jsonrpc::{
+    JsonRpcRequest, Message, Method, RequestId, error_frame, response_frame, to_raw,
+};
 use crate::session::{Downstream, Session};
 
 /// Turns inbound messages into calls on the MCP-plane stack.
@@ -92,7 +94,12 @@ impl Dispatcher {
 
     /// Handles one parsed message; returns the frame to send back, if any (requests always get
     /// one unless cancelled; notifications and responses never do).
-    pub async fn handle(&self, session: &Arc<Session>, msg: Message, inbound: Inbound) -> Option<Bytes> {
+    pub async fn handle(
+        &self,
+        session: &Arc<Session>,
+        msg: Message,
+        inbound: Inbound,
+    ) -> Option<Bytes> {
         match msg {
             Message::Request(req) => self.request(session, req, inbound).await,
             Message::Notification { method, params } => {
@@ -105,7 +112,12 @@ impl Dispatcher {
     }
 
     /// Handles a request; `None` only when it was cancelled.
-    pub async fn request(&self, session: &Arc<Session>, req: JsonRpcRequest, inbound: Inbound) -> Option<Bytes> {
+    pub async fn request(
+        &self,
+        session: &Arc<Session>,
+        req: JsonRpcRequest,
+        inbound: Inbound,
+    ) -> Option<Bytes> {
         let id = req.id.clone();
         let result = match req.method {
             Method::Initialize => self.initialize(session, &req),
@@ -153,14 +165,20 @@ impl Dispatcher {
         }
     }
 
-    fn initialize(&self, session: &Session, req: &JsonRpcRequest) -> Result<Box<RawValue>, McpError> {
+    fn initialize(
+        &self,
+        session: &Session,
+        req: &JsonRpcRequest,
+    ) -> Result<Box<RawValue>, McpError> {
         let params: InitializeRequestParams = req.params_as()?;
         let version = Self::negotiate(&params.protocol_version);
         if !session
             .info()
             .set_initialized(version.clone(), params.client_info)
         {
-            return Err(McpError::invalid_request("the session is already initialized"));
+            return Err(McpError::invalid_request(
+                "the session is already initialized",
+            ));
         }
         let mut result = InitializeResult::new(self.inner.capabilities.clone())
             .with_server_info(self.inner.server_info.clone())

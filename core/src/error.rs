@@ -216,7 +216,10 @@ impl McpError {
     pub fn to_error_object(&self) -> Value {
         let mut obj = serde_json::Map::with_capacity(3);
         obj.insert("code".into(), self.inner.code.into());
-        obj.insert("message".into(), Value::String(self.inner.message.to_string()));
+        obj.insert(
+            "message".into(),
+            Value::String(self.inner.message.to_string()),
+        );
         if let Some(data) = &self.inner.data {
             obj.insert("data".into(), data.clone());
         }

@@ -98,7 +98,12 @@ impl GatewayBuilder {
     }
     /// Adds an upstream.
     #[must_use]
-    pub fn upstream(mut self, name: impl Into<String>, spec: UpstreamSpec, filter: ToolFilter) -> Self {
+    pub fn upstream(
+        mut self,
+        name: impl Into<String>,
+        spec: UpstreamSpec,
+        filter: ToolFilter,
+    ) -> Self {
         self.upstreams.push((name.into(), spec, filter));
         self
     }
@@ -110,7 +115,11 @@ impl GatewayBuilder {
     /// Adds a Streamable HTTP upstream exposing all its tools.
     #[must_use]
     pub fn streamable_http(self, name: impl Into<String>, spec: StreamableHttpSpec) -> Self {
-        self.upstream(name, UpstreamSpec::StreamableHttp(spec), ToolFilter::default())
+        self.upstream(
+            name,
+            UpstreamSpec::StreamableHttp(spec),
+            ToolFilter::default(),
+        )
     }
     /// The separator between server and item names (default `__`).
     #[must_use]
@@ -160,7 +169,8 @@ impl GatewayBuilder {
             + 'static,
         <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
     {
-        self.stack.push(Box::new(move |inner| McpService::new(layer.layer(inner))));
+        self.stack
+            .push(Box::new(move |inner| McpService::new(layer.layer(inner))));
         self
     }
 
@@ -172,9 +182,12 @@ impl GatewayBuilder {
             .into_iter()
             .map(|(name, spec, filter)| {
                 let upstream = match spec {
-                    UpstreamSpec::Stdio(s) => {
-                        Upstream::stdio(&name, s, self.upstream_options.clone(), shutdown.child_token())
-                    }
+                    UpstreamSpec::Stdio(s) => Upstream::stdio(
+                        &name,
+                        s,
+                        self.upstream_options.clone(),
+                        shutdown.child_token(),
+                    ),
                     UpstreamSpec::StreamableHttp(s) => Upstream::streamable_http(
                         &name,
                         s,
@@ -339,7 +352,10 @@ where
         let resp = match path {
             "/healthz" => crate::server::plain(StatusCode::OK, "ok"),
             "/readyz" => readyz(&self.aggregate),
-            _ => crate::server::plain(StatusCode::NOT_FOUND, format!("no route for {path}; the MCP endpoint is {}", self.mcp_path)),
+            _ => crate::server::plain(
+                StatusCode::NOT_FOUND,
+                format!("no route for {path}; the MCP endpoint is {}", self.mcp_path),
+            ),
         };
         Box::pin(async move { Ok(resp) })
     }
@@ -356,19 +372,24 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
                 "server": info.server_info.name, "protocolVersion": info.protocol_version,
             }),
             UpstreamStatus::Starting => serde_json::json!({"name": h.name, "status": "starting"}),
-            UpstreamStatus::Down { reason } => serde_json::json!({"name": h.name, "status": "down", "reason": reason}),
+            UpstreamStatus::Down { reason } => {
+                serde_json::json!({"name": h.name, "status": "down", "reason": reason})
+            }
         })
         .collect();
     let body = serde_json::json!({"ready": any_ready, "upstreams": upstreams}).to_string();
     let mut r = Response::new(McpBody::full(body));
-    *r.status_mut() = if any_ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    *r.status_mut() = if any_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
     r
 }
-
 
 /// Why a config could not become a gateway.
 #[derive(Debug, thiserror::Error)]
@@ -402,7 +423,12 @@ impl GatewayBuilder {
                 tracing::warn!(server = %name, "session_mode: per_session is not implemented yet; the upstream connection is shared");
             }
             let spec = match &server.transport {
-                UpstreamTransport::Stdio { command, args, env, cwd } => UpstreamSpec::Stdio(StdioSpec {
+                UpstreamTransport::Stdio {
+                    command,
+                    args,
+                    env,
+                    cwd,
+                } => UpstreamSpec::Stdio(StdioSpec {
                     command: command.clone(),
                     args: args.clone(),
                     env: env.clone(),
@@ -411,18 +437,25 @@ impl GatewayBuilder {
                 UpstreamTransport::StreamableHttp { url, headers } => {
                     let spec = StreamableHttpSpec {
                         url: url.clone(),
-                        headers: headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
                     };
-                    crate::upstream::streamable_http::check_spec(&spec).map_err(|message| BuildError {
-                        server: name.clone(),
-                        message,
+                    crate::upstream::streamable_http::check_spec(&spec).map_err(|message| {
+                        BuildError {
+                            server: name.clone(),
+                            message,
+                        }
                     })?;
                     UpstreamSpec::StreamableHttp(spec)
                 }
                 UpstreamTransport::Sse { url, .. } => {
                     return Err(BuildError {
                         server: name.clone(),
-                        message: format!("legacy SSE upstreams ({url}) are not supported yet; use a Streamable HTTP url"),
+                        message: format!(
+                            "legacy SSE upstreams ({url}) are not supported yet; use a Streamable HTTP url"
+                        ),
                     });
                 }
             };

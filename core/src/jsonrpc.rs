@@ -202,15 +202,16 @@ impl Message {
                 });
             }
         };
-        let id = match wire.id {
-            Some(raw) => Some(serde_json::from_str::<RequestId>(raw.get()).map_err(|_| {
-                ParseFailure {
-                    id: None,
-                    error: McpError::invalid_request("`id` must be a string or an integer"),
-                }
-            })?),
-            None => None,
-        };
+        let id =
+            match wire.id {
+                Some(raw) => Some(serde_json::from_str::<RequestId>(raw.get()).map_err(|_| {
+                    ParseFailure {
+                        id: None,
+                        error: McpError::invalid_request("`id` must be a string or an integer"),
+                    }
+                })?),
+                None => None,
+            };
         let fail = |id: Option<RequestId>, msg: &'static str| ParseFailure {
             id,
             error: McpError::invalid_request(msg),
@@ -333,7 +334,9 @@ pub fn raw_response_frame(id: &RawValue, result: &str) -> Bytes {
 }
 
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f) {
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -377,8 +380,9 @@ mod tests {
 
     #[test]
     fn duplicate_method_key_is_rejected() {
-        let e = Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#)
-            .expect_err("duplicate key");
+        let e =
+            Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call"}"#)
+                .expect_err("duplicate key");
         assert_eq!(e.error.code(), -32600);
     }
 
@@ -391,7 +395,8 @@ mod tests {
 
     #[test]
     fn batches_are_refused() {
-        let e = Message::parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).expect_err("batch");
+        let e =
+            Message::parse(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).expect_err("batch");
         assert_eq!(e.error.code(), -32600);
     }
 

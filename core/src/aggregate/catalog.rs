@@ -42,7 +42,10 @@ impl MergedList {
             offset.saturating_add(page_size).min(self.items.len())
         };
         let start = offset.min(end);
-        let len: usize = self.items[start..end].iter().map(|i| i.get().len() + 1).sum();
+        let len: usize = self.items[start..end]
+            .iter()
+            .map(|i| i.get().len() + 1)
+            .sum();
         let mut out = String::with_capacity(len + key.len() + 32);
         out.push_str("{\"");
         out.push_str(key);
@@ -150,7 +153,11 @@ impl Catalog {
                     continue;
                 };
                 if c.resource_routes.contains_key(uri) {
-                    tracing::warn!(upstream = input.name, uri, "resource URI already served by another upstream; left out");
+                    tracing::warn!(
+                        upstream = input.name,
+                        uri,
+                        "resource URI already served by another upstream; left out"
+                    );
                     continue;
                 }
                 c.resource_routes.insert(uri.to_string(), idx);
@@ -166,7 +173,7 @@ impl Catalog {
             }
         }
         c.template_routes
-            .sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         c
     }
 
@@ -250,8 +257,16 @@ mod tests {
         let f = ToolFilter::default();
         let c = Catalog::merge(
             &[
-                MergeInput { name: "a", lists: Some(&a), filter: &f },
-                MergeInput { name: "b", lists: Some(&b), filter: &f },
+                MergeInput {
+                    name: "a",
+                    lists: Some(&a),
+                    filter: &f,
+                },
+                MergeInput {
+                    name: "b",
+                    lists: Some(&b),
+                    filter: &f,
+                },
             ],
             "__",
         );
@@ -261,18 +276,35 @@ mod tests {
         assert_eq!(&*c.tool_routes["b__echo"].original, "echo");
         let page: Value = serde_json::from_str(&c.tools.page("tools", 0, 0)).expect("json");
         assert_eq!(page["tools"][1]["name"], "b__echo");
-        assert_eq!(page["tools"][1]["x-vendor"], 1, "unknown fields pass through");
+        assert_eq!(
+            page["tools"][1]["x-vendor"], 1,
+            "unknown fields pass through"
+        );
     }
 
     #[test]
     fn exposed_name_collision_keeps_the_first() {
-        let a = UpstreamLists { tools: vec![tool("y__z")], ..Default::default() };
-        let b = UpstreamLists { tools: vec![tool("z")], ..Default::default() };
+        let a = UpstreamLists {
+            tools: vec![tool("y__z")],
+            ..Default::default()
+        };
+        let b = UpstreamLists {
+            tools: vec![tool("z")],
+            ..Default::default()
+        };
         let f = ToolFilter::default();
         let c = Catalog::merge(
             &[
-                MergeInput { name: "x", lists: Some(&a), filter: &f },
-                MergeInput { name: "x__y", lists: Some(&b), filter: &f },
+                MergeInput {
+                    name: "x",
+                    lists: Some(&a),
+                    filter: &f,
+                },
+                MergeInput {
+                    name: "x__y",
+                    lists: Some(&b),
+                    filter: &f,
+                },
             ],
             "__",
         );
@@ -287,7 +319,14 @@ mod tests {
             ..Default::default()
         };
         let f = ToolFilter::default();
-        let c = Catalog::merge(&[MergeInput { name: "s", lists: Some(&lists), filter: &f }], "__");
+        let c = Catalog::merge(
+            &[MergeInput {
+                name: "s",
+                lists: Some(&lists),
+                filter: &f,
+            }],
+            "__",
+        );
         let p: Value = serde_json::from_str(&c.tools.page("tools", 0, 2)).expect("json");
         assert_eq!(p["tools"].as_array().map(Vec::len), Some(2));
         assert_eq!(p["nextCursor"], "2");
@@ -298,9 +337,22 @@ mod tests {
 
     #[test]
     fn filters_hide_tools() {
-        let lists = UpstreamLists { tools: vec![tool("a"), tool("b"), tool("c")], ..Default::default() };
-        let f = ToolFilter { allowed: Some(vec!["a".into(), "b".into()]), denied: vec!["b".into()] };
-        let c = Catalog::merge(&[MergeInput { name: "s", lists: Some(&lists), filter: &f }], "__");
+        let lists = UpstreamLists {
+            tools: vec![tool("a"), tool("b"), tool("c")],
+            ..Default::default()
+        };
+        let f = ToolFilter {
+            allowed: Some(vec!["a".into(), "b".into()]),
+            denied: vec!["b".into()],
+        };
+        let c = Catalog::merge(
+            &[MergeInput {
+                name: "s",
+                lists: Some(&lists),
+                filter: &f,
+            }],
+            "__",
+        );
         assert!(c.tool_routes.contains_key("s__a"));
         assert!(!c.tool_routes.contains_key("s__b"));
         assert!(!c.tool_routes.contains_key("s__c"));
@@ -312,13 +364,27 @@ mod tests {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let a = UpstreamLists { templates: vec![t("demo://{x}")], ..Default::default() };
-        let b = UpstreamLists { templates: vec![t("demo://echo/{x}")], ..Default::default() };
+        let a = UpstreamLists {
+            templates: vec![t("demo://{x}")],
+            ..Default::default()
+        };
+        let b = UpstreamLists {
+            templates: vec![t("demo://echo/{x}")],
+            ..Default::default()
+        };
         let f = ToolFilter::default();
         let c = Catalog::merge(
             &[
-                MergeInput { name: "a", lists: Some(&a), filter: &f },
-                MergeInput { name: "b", lists: Some(&b), filter: &f },
+                MergeInput {
+                    name: "a",
+                    lists: Some(&a),
+                    filter: &f,
+                },
+                MergeInput {
+                    name: "b",
+                    lists: Some(&b),
+                    filter: &f,
+                },
             ],
             "__",
         );

@@ -117,7 +117,11 @@ impl Aggregate {
             .map(|(i, m)| MemberHealth {
                 name: m.upstream.name().to_string(),
                 status: m.upstream.status(),
-                tools: catalog.tool_routes.values().filter(|r| r.upstream == i).count(),
+                tools: catalog
+                    .tool_routes
+                    .values()
+                    .filter(|r| r.upstream == i)
+                    .count(),
             })
             .collect()
     }
@@ -173,8 +177,11 @@ impl Aggregate {
                     McpError::invalid_params(format!("{} needs params.uri", req.method()))
                 })?;
                 let idx = catalog.resource_upstream(uri).ok_or_else(|| {
-                    McpError::new(crate::ErrorKind::ResourceNotFound, format!("resource not found: {uri}"))
-                        .with_data(serde_json::json!({"uri": uri}))
+                    McpError::new(
+                        crate::ErrorKind::ResourceNotFound,
+                        format!("resource not found: {uri}"),
+                    )
+                    .with_data(serde_json::json!({"uri": uri}))
                 })?;
                 self.forward(idx, &req, req.message.params.as_deref()).await
             }
@@ -266,7 +273,9 @@ impl Aggregate {
     /// Re-lists `kinds` of upstream `idx` (or forgets it when it is not ready) and tells
     /// clients about merged lists that changed.
     async fn refresh(inner: &Arc<Inner>, idx: usize, kinds: &[ListKind]) {
-        let Some(member) = inner.members.get(idx) else { return };
+        let Some(member) = inner.members.get(idx) else {
+            return;
+        };
         let upstream = &member.upstream;
         let new_lists = match upstream.status() {
             UpstreamStatus::Ready(info) => {
@@ -364,8 +373,12 @@ const ALL_KINDS: [ListKind; 3] = [ListKind::Tools, ListKind::Prompts, ListKind::
 
 /// Keeps one upstream's share of the catalog current.
 async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
-    let Some(strong) = inner.upgrade() else { return };
-    let Some(member) = strong.members.get(idx) else { return };
+    let Some(strong) = inner.upgrade() else {
+        return;
+    };
+    let Some(member) = strong.members.get(idx) else {
+        return;
+    };
     let mut events = member.upstream.events();
     if member.upstream.status().is_ready() {
         Aggregate::refresh(&strong, idx, &ALL_KINDS).await;
@@ -378,7 +391,9 @@ async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
             Ok(UpstreamEvent::StatusChanged(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
                 Aggregate::refresh(&inner, idx, &ALL_KINDS).await
             }
-            Ok(UpstreamEvent::ListChanged(_, kind)) => Aggregate::refresh(&inner, idx, &[kind]).await,
+            Ok(UpstreamEvent::ListChanged(_, kind)) => {
+                Aggregate::refresh(&inner, idx, &[kind]).await
+            }
             Ok(UpstreamEvent::ResourceUpdated(_, frame)) => {
                 let _ = inner.notifications.send(frame);
             }
@@ -414,7 +429,11 @@ async fn fetch_all(upstream: &Upstream, method: &str, key: &str) -> Vec<Map<Stri
             }
         };
         let Ok(mut page) = serde_json::from_str::<Page>(result.get()) else {
-            tracing::warn!(upstream = upstream.name(), method, "upstream sent a malformed list");
+            tracing::warn!(
+                upstream = upstream.name(),
+                method,
+                "upstream sent a malformed list"
+            );
             break;
         };
         if let Some(Value::Array(list)) = page.rest.remove(key) {
@@ -498,8 +517,10 @@ mod tests {
 
     #[test]
     fn rename_keeps_other_members_raw() {
-        let p = RawValue::from_string(r#"{"name":"demo__echo","arguments":{"message":"hi  there"}}"#.into())
-            .expect("raw");
+        let p = RawValue::from_string(
+            r#"{"name":"demo__echo","arguments":{"message":"hi  there"}}"#.into(),
+        )
+        .expect("raw");
         let out = rename(Some(&p), "name", "echo").expect("ok");
         let v: Value = serde_json::from_str(out.get()).expect("json");
         assert_eq!(v["name"], "echo");

@@ -39,7 +39,9 @@ impl McpBody {
     }
     /// An SSE stream of the frames sent into `rx`; it ends when every sender is gone.
     pub fn sse(rx: mpsc::Receiver<Bytes>) -> Self {
-        McpBody { kind: Kind::Sse(rx) }
+        McpBody {
+            kind: Kind::Sse(rx),
+        }
     }
 }
 

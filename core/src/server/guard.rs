@@ -127,7 +127,6 @@ pub(crate) fn parse_origin(value: &str) -> Option<Origin> {
     })
 }
 
-
 /// Adds [`OriginGuard`].
 #[derive(Debug, Clone, Default)]
 pub struct OriginGuardLayer {
@@ -182,9 +181,9 @@ where
             .or_else(|| req.uri().authority().map(|a| a.to_string()));
         let verdict = match host {
             None => Some("the request has no Host header"),
-            Some(h) if !self.policy.host_allowed(&h) => {
-                Some("Host is not allowed (DNS rebinding protection); add it to server.allowed_hosts")
-            }
+            Some(h) if !self.policy.host_allowed(&h) => Some(
+                "Host is not allowed (DNS rebinding protection); add it to server.allowed_hosts",
+            ),
             _ => match req.headers().get(header::ORIGIN).map(|o| o.to_str()) {
                 Some(Ok(o)) if !self.policy.origin_allowed(o) => {
                     Some("Origin is not allowed; add it to server.allowed_origins")

@@ -19,7 +19,9 @@ pub fn plain(status: StatusCode, text: impl Into<String>) -> Response<McpBody> {
     text.push('\n');
     let mut r = Response::new(McpBody::full(text));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }

@@ -144,9 +144,12 @@ where
                 HttpMethod::GET => inner.get(req),
                 HttpMethod::DELETE => inner.delete(req),
                 _ => {
-                    let mut r = super::plain(StatusCode::METHOD_NOT_ALLOWED, "use POST, GET or DELETE");
-                    r.headers_mut()
-                        .insert(http::header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                    let mut r =
+                        super::plain(StatusCode::METHOD_NOT_ALLOWED, "use POST, GET or DELETE");
+                    r.headers_mut().insert(
+                        http::header::ALLOW,
+                        HeaderValue::from_static("GET, POST, DELETE"),
+                    );
                     r
                 }
             })
@@ -155,7 +158,11 @@ where
 }
 
 /// A JSON-RPC error as an HTTP response with `status`.
-fn rpc_error(status: StatusCode, id: Option<&crate::jsonrpc::RequestId>, e: &McpError) -> Response<McpBody> {
+fn rpc_error(
+    status: StatusCode,
+    id: Option<&crate::jsonrpc::RequestId>,
+    e: &McpError,
+) -> Response<McpBody> {
     json(status, error_frame(id, e))
 }
 
@@ -171,7 +178,10 @@ fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response<McpBody> {
     let mut r = Response::new(McpBody::sse(rx));
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
     r
 }
 
@@ -188,7 +198,10 @@ fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Reads a body up to `limit` bytes; `Err` is the response to send (413 or 400).
-pub(crate) async fn read_body<B>(req: Request<B>, limit: usize) -> Result<(http::request::Parts, Bytes), Response<McpBody>>
+pub(crate) async fn read_body<B>(
+    req: Request<B>,
+    limit: usize,
+) -> Result<(http::request::Parts, Bytes), Response<McpBody>>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -253,17 +266,26 @@ impl Inner {
         // Protocol version header: unknown → 400; 2026-07-28 → stateless.
         let version = match header(&parts.headers, VERSION_HEADER) {
             Some(v) => {
-                let v: ProtocolVersion = match serde_json::from_value(serde_json::Value::String(v.to_string())) {
-                    Ok(v) => v,
-                    Err(_) => return super::plain(StatusCode::BAD_REQUEST, "invalid MCP-Protocol-Version"),
-                };
+                let v: ProtocolVersion =
+                    match serde_json::from_value(serde_json::Value::String(v.to_string())) {
+                        Ok(v) => v,
+                        Err(_) => {
+                            return super::plain(
+                                StatusCode::BAD_REQUEST,
+                                "invalid MCP-Protocol-Version",
+                            );
+                        }
+                    };
                 if !ProtocolVersion::KNOWN_VERSIONS.contains(&v) {
-                    let e = McpError::new(crate::ErrorKind::InvalidRequest, format!("unsupported MCP-Protocol-Version: {v}"))
-                        .with_code(code::UNSUPPORTED_PROTOCOL_VERSION)
-                        .with_data(serde_json::json!({
-                            "supported": ProtocolVersion::KNOWN_VERSIONS,
-                            "requested": v,
-                        }));
+                    let e = McpError::new(
+                        crate::ErrorKind::InvalidRequest,
+                        format!("unsupported MCP-Protocol-Version: {v}"),
+                    )
+                    .with_code(code::UNSUPPORTED_PROTOCOL_VERSION)
+                    .with_data(serde_json::json!({
+                        "supported": ProtocolVersion::KNOWN_VERSIONS,
+                        "requested": v,
+                    }));
                     let id = match &msg {
                         Message::Request(r) => Some(r.id.clone()),
                         _ => None,
@@ -275,7 +297,9 @@ impl Inner {
             None => None,
         };
         if let Some(v) = version.as_ref().filter(|v| !v.has_initialize()) {
-            return self.stateless(v.clone(), &parts, msg, identity, sse_ok).await;
+            return self
+                .stateless(v.clone(), &parts, msg, identity, sse_ok)
+                .await;
         }
 
         let mut inbound = Inbound {
@@ -298,11 +322,16 @@ impl Inner {
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 id.as_ref(),
-                &McpError::invalid_request("missing Mcp-Session-Id header: send initialize first and echo the session id it returns"),
+                &McpError::invalid_request(
+                    "missing Mcp-Session-Id header: send initialize first and echo the session id it returns",
+                ),
             );
         };
         let Some(hs) = self.session(sid) else {
-            return super::plain(StatusCode::NOT_FOUND, "unknown or ended session: initialize a new one");
+            return super::plain(
+                StatusCode::NOT_FOUND,
+                "unknown or ended session: initialize a new one",
+            );
         };
         hs.touch();
         let req = match msg {
@@ -332,8 +361,12 @@ impl Inner {
     }
 
     async fn initialize(&self, msg: Message, inbound: Inbound) -> Response<McpBody> {
-        if self.sessions.lock().map(|s| s.len()).unwrap_or(usize::MAX) >= self.options.max_sessions {
-            return super::plain(StatusCode::SERVICE_UNAVAILABLE, "too many open sessions; try again later");
+        if self.sessions.lock().map(|s| s.len()).unwrap_or(usize::MAX) >= self.options.max_sessions
+        {
+            return super::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many open sessions; try again later",
+            );
         }
         let sid: Arc<str> = new_session_id().into();
         let session = Arc::new(Session::new(SessionInfo::new(
@@ -386,10 +419,15 @@ impl Inner {
             return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), &e);
         }
         if req.method == Method::Initialize {
-            let e = McpError::invalid_request("protocol version 2026-07-28 has no initialize; call server/discover or the method directly");
+            let e = McpError::invalid_request(
+                "protocol version 2026-07-28 has no initialize; call server/discover or the method directly",
+            );
             return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), &e);
         }
-        let session = Arc::new(Session::new(SessionInfo::stateless(version, TransportKind::StreamableHttp)));
+        let session = Arc::new(Session::new(SessionInfo::stateless(
+            version,
+            TransportKind::StreamableHttp,
+        )));
         let mut inbound = Inbound {
             identity,
             extensions: parts.extensions.clone(),
@@ -418,11 +456,19 @@ impl Inner {
     }
 
     fn get<B>(self: Arc<Self>, req: Request<B>) -> Response<McpBody> {
-        if header(req.headers(), VERSION_HEADER).is_some_and(|v| v == ProtocolVersion::V_2026_07_28.as_str()) {
-            return super::plain(StatusCode::METHOD_NOT_ALLOWED, "protocol version 2026-07-28 has no GET stream");
+        if header(req.headers(), VERSION_HEADER)
+            .is_some_and(|v| v == ProtocolVersion::V_2026_07_28.as_str())
+        {
+            return super::plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "protocol version 2026-07-28 has no GET stream",
+            );
         }
         if !accepts(req.headers(), "text/event-stream") {
-            return super::plain(StatusCode::NOT_ACCEPTABLE, "GET needs Accept: text/event-stream");
+            return super::plain(
+                StatusCode::NOT_ACCEPTABLE,
+                "GET needs Accept: text/event-stream",
+            );
         }
         let Some(sid) = header(req.headers(), SESSION_HEADER) else {
             return super::plain(StatusCode::BAD_REQUEST, "missing Mcp-Session-Id header");
@@ -435,7 +481,10 @@ impl Inner {
         if let Ok(mut s) = hs.stream.lock() {
             *s = Some(tx.clone());
         }
-        let notifications = self.notifications.as_ref().map(broadcast::Sender::subscribe);
+        let notifications = self
+            .notifications
+            .as_ref()
+            .map(broadcast::Sender::subscribe);
         tokio::spawn(feed_stream(hs, tx, notifications, self.options.keep_alive));
         sse_response(rx)
     }

@@ -4,8 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::model::{
-    ClientCapabilities, Implementation, InitializeRequestParams, InitializeResult,
-    ProtocolVersion,
+    ClientCapabilities, Implementation, InitializeRequestParams, InitializeResult, ProtocolVersion,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -49,7 +48,10 @@ pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<Read
             )
         })??;
     let init: InitializeResult = serde_json::from_str(result.get()).map_err(|e| {
-        unavailable(shared, format_args!("sent an invalid initialize result: {e}"))
+        unavailable(
+            shared,
+            format_args!("sent an invalid initialize result: {e}"),
+        )
     })?;
     if !ProtocolVersion::KNOWN_VERSIONS.contains(&init.protocol_version) {
         return Err(unavailable(
@@ -60,7 +62,10 @@ pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<Read
             ),
         ));
     }
-    link.send_message(shared, notification_frame("notifications/initialized", None));
+    link.send_message(
+        shared,
+        notification_frame("notifications/initialized", None),
+    );
     Ok(ReadyInfo {
         protocol_version: init.protocol_version,
         server_info: init.server_info,

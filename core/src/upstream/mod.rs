@@ -136,7 +136,10 @@ impl Shared {
         let changed = {
             let old = self.status.borrow();
             old.is_ready() != status.is_ready()
-                || matches!((&*old, &status), (UpstreamStatus::Ready(_), UpstreamStatus::Ready(_)))
+                || matches!(
+                    (&*old, &status),
+                    (UpstreamStatus::Ready(_), UpstreamStatus::Ready(_))
+                )
         };
         self.status.send_replace(status);
         if changed {

@@ -87,7 +87,11 @@ impl HttpLink {
         Ok(req)
     }
 
-    async fn send(&self, shared: &Shared, req: Request<Full<Bytes>>) -> Result<http::Response<Incoming>, McpError> {
+    async fn send(
+        &self,
+        shared: &Shared,
+        req: Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, McpError> {
         match self.client.request(req).await {
             Ok(resp) => {
                 if let Some(id) = resp.headers().get(SESSION_HEADER)
@@ -102,7 +106,10 @@ impl HttpLink {
                 if e.is_connect() {
                     self.broken.cancel();
                 }
-                Err(unavailable(shared, format_args!("could not be reached at {}: {e}", self.uri)))
+                Err(unavailable(
+                    shared,
+                    format_args!("could not be reached at {}: {e}", self.uri),
+                ))
             }
         }
     }
@@ -187,7 +194,9 @@ impl HttpLink {
             Ok(resp) => {
                 tracing::debug!(upstream = %shared.name, status = %resp.status(), "upstream refused a notification")
             }
-            Err(e) => tracing::debug!(upstream = %shared.name, error = %e, "could not send a notification"),
+            Err(e) => {
+                tracing::debug!(upstream = %shared.name, error = %e, "could not send a notification")
+            }
         }
     }
 
@@ -288,7 +297,8 @@ pub(crate) fn parse_spec(spec: &StreamableHttpSpec) -> Result<(Uri, HeaderMap), 
     }
     let mut headers = HeaderMap::new();
     for (k, v) in &spec.headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header '{k}': {e}"))?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header '{k}': {e}"))?;
         let value = HeaderValue::from_str(v).map_err(|e| format!("header '{k}': {e}"))?;
         headers.append(name, value);
     }

@@ -90,7 +90,12 @@ pub(crate) enum Link {
 impl Link {
     /// Sends a request frame. For stdio this queues it; for HTTP it POSTs it and reads the whole
     /// answer (JSON or SSE), routing every message through [`on_message`].
-    async fn send_request(&self, shared: &Arc<Shared>, id: i64, frame: Bytes) -> Result<(), McpError> {
+    async fn send_request(
+        &self,
+        shared: &Arc<Shared>,
+        id: i64,
+        frame: Bytes,
+    ) -> Result<(), McpError> {
         match self {
             Link::Stdio(tx) => tx
                 .send(frame)
@@ -187,7 +192,7 @@ pub(crate) async fn call(
     let deadline = tokio::time::sleep(shared.options.request_timeout);
     tokio::pin!(deadline);
     let mut sent = false;
-    let result = loop {
+    loop {
         tokio::select! {
             biased;
             reply = &mut rx => {
@@ -219,8 +224,7 @@ pub(crate) async fn call(
                 ));
             }
         }
-    };
-    result
+    }
 }
 
 /// If the params carry `_meta.progressToken`, replaces it with the upstream id (unique on this
@@ -338,7 +342,9 @@ fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>
         "notifications/message" => {
             tracing::info!(upstream = %shared.name, params = params.map(RawValue::get).unwrap_or("{}"), "upstream log message");
         }
-        other => tracing::debug!(upstream = %shared.name, method = other, "upstream notification ignored"),
+        other => {
+            tracing::debug!(upstream = %shared.name, method = other, "upstream notification ignored")
+        }
     }
 }
 

@@ -19,7 +19,11 @@ use toolgate::config::Config;
 use toolgate::gateway::GatewayBuilder;
 
 #[derive(Parser, Debug)]
-#[command(name = "toolgate", version, about = "A gateway for the Model Context Protocol")]
+#[command(
+    name = "toolgate",
+    version,
+    about = "A gateway for the Model Context Protocol"
+)]
 struct Cli {
     /// Config file (YAML or JSON). Without it, a built-in default runs the demo server.
     #[arg(long, short, global = true, env = "TOOLGATE_CONFIG")]
@@ -107,7 +111,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "config ok: {} upstream server(s): {}",
                 config.servers.len(),
-                config.servers.keys().cloned().collect::<Vec<_>>().join(", ")
+                config
+                    .servers
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             return Ok(());
         }
@@ -141,7 +150,10 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        eprintln!("toolgate listening on http://{addr}{}", config.server.mcp_path);
+        eprintln!(
+            "toolgate listening on http://{addr}{}",
+            config.server.mcp_path
+        );
         gateway.serve(listener).await?;
     }
     stop.cancel();
