@@ -24,9 +24,10 @@ use crate::aggregate::{Aggregate, Member, ToolFilter};
 use crate::dispatcher::Dispatcher;
 use crate::envelope::McpService;
 use crate::server::{
-    HttpOptions, McpBody, OriginGuard, OriginGuardLayer, OriginPolicy, StreamableHttpService,
+    HttpOptions, McpBody, OriginGuard, OriginGuardLayer, OriginPolicy, SseService,
+    StreamableHttpService,
 };
-use crate::upstream::{StdioSpec, StreamableHttpSpec, Upstream, UpstreamOptions, UpstreamStatus};
+use crate::upstream::{HttpSpec, StdioSpec, Upstream, UpstreamOptions, UpstreamStatus};
 
 /// How to reach one upstream.
 #[derive(Debug, Clone)]
@@ -34,8 +35,11 @@ use crate::upstream::{StdioSpec, StreamableHttpSpec, Upstream, UpstreamOptions, 
 pub enum UpstreamSpec {
     /// A child process on stdio.
     Stdio(StdioSpec),
-    /// A remote server on Streamable HTTP.
-    StreamableHttp(StreamableHttpSpec),
+    /// A remote server on Streamable HTTP (falls back to legacy SSE when the URL answers
+    /// the first POST with 400, 404 or 405).
+    StreamableHttp(HttpSpec),
+    /// A remote server on legacy HTTP+SSE (2024-11-05).
+    Sse(HttpSpec),
 }
 
 type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
@@ -114,7 +118,7 @@ impl GatewayBuilder {
     }
     /// Adds a Streamable HTTP upstream exposing all its tools.
     #[must_use]
-    pub fn streamable_http(self, name: impl Into<String>, spec: StreamableHttpSpec) -> Self {
+    pub fn streamable_http(self, name: impl Into<String>, spec: HttpSpec) -> Self {
         self.upstream(
             name,
             UpstreamSpec::StreamableHttp(spec),
@@ -194,6 +198,12 @@ impl GatewayBuilder {
                         self.upstream_options.clone(),
                         shutdown.child_token(),
                     ),
+                    UpstreamSpec::Sse(s) => Upstream::sse(
+                        &name,
+                        s,
+                        self.upstream_options.clone(),
+                        shutdown.child_token(),
+                    ),
                 };
                 Member { upstream, filter }
             })
@@ -204,17 +214,28 @@ impl GatewayBuilder {
             service = wrap(service);
         }
         let dispatcher = Dispatcher::new(service);
-        let http = StreamableHttpService::new(
+        let streamable = StreamableHttpService::new(
             dispatcher.clone(),
-            self.http,
+            self.http.clone(),
             Some(aggregate.notification_sender()),
         );
-        let mcp_path = self.mcp_path.trim_end_matches('/').to_string();
+        let sse = SseService::new(
+            dispatcher.clone(),
+            self.http,
+            "/messages",
+            Some(aggregate.notification_sender()),
+        );
+        let mcp_path: Arc<str> = self.mcp_path.trim_end_matches('/').into();
+        let routes = McpRoutes {
+            streamable,
+            sse,
+            mcp_path: mcp_path.clone(),
+        };
         Gateway {
             inner: Arc::new(GatewayInner {
                 router: Router {
-                    mcp: OriginGuardLayer::new(self.origin).layer(http),
-                    mcp_path: mcp_path.into(),
+                    mcp: OriginGuardLayer::new(self.origin).layer(routes),
+                    mcp_path,
                     aggregate: aggregate.clone(),
                 },
                 aggregate,
@@ -321,11 +342,12 @@ impl Gateway {
     }
 }
 
-/// The gateway's HTTP routes: the MCP endpoint (at its path and with a trailing slash),
-/// `/healthz`, `/readyz`. Anything else is 404.
+/// The gateway's HTTP routes: the MCP endpoint (Streamable HTTP at its path, with and without
+/// a trailing slash; legacy SSE at `/sse` + `/messages` and on GET of the MCP path), behind the
+/// Host/Origin guard; `/healthz` and `/readyz`. Anything else is 404.
 #[derive(Clone, Debug)]
 pub struct Router {
-    mcp: OriginGuard<StreamableHttpService>,
+    mcp: OriginGuard<McpRoutes>,
     mcp_path: Arc<str>,
     aggregate: Aggregate,
 }
@@ -346,7 +368,7 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let path = req.uri().path();
         let trimmed = path.strip_suffix('/').unwrap_or(path);
-        if trimmed == &*self.mcp_path {
+        if trimmed == &*self.mcp_path || trimmed == "/sse" || trimmed == "/messages" {
             return Box::pin(self.mcp.clone().oneshot(req));
         }
         let resp = match path {
@@ -358,6 +380,50 @@ where
             ),
         };
         Box::pin(async move { Ok(resp) })
+    }
+}
+
+/// The MCP transports by path: Streamable HTTP, and legacy SSE beside it.
+#[derive(Clone, Debug)]
+pub struct McpRoutes {
+    streamable: StreamableHttpService,
+    sse: SseService,
+    mcp_path: Arc<str>,
+}
+
+impl McpRoutes {
+    /// The spec's backwards-compatibility rule: a GET of the MCP path with no session and an
+    /// `Accept: text/event-stream` is a 2024-11-05 client looking for the `endpoint` event.
+    fn is_legacy_get<B>(req: &Request<B>) -> bool {
+        let h = req.headers();
+        req.method() == http::Method::GET
+            && !h.contains_key("mcp-session-id")
+            && !h.contains_key("mcp-protocol-version")
+            && crate::server::accepts(h, "text/event-stream")
+    }
+}
+
+impl<B> Service<Request<B>> for McpRoutes
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<McpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<McpBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let path = req.uri().path();
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        if trimmed == "/sse" || trimmed == "/messages" || Self::is_legacy_get(&req) {
+            return self.sse.call(req);
+        }
+        debug_assert_eq!(trimmed, &*self.mcp_path);
+        self.streamable.call(req)
     }
 }
 
@@ -434,29 +500,24 @@ impl GatewayBuilder {
                     env: env.clone(),
                     cwd: cwd.clone(),
                 }),
-                UpstreamTransport::StreamableHttp { url, headers } => {
-                    let spec = StreamableHttpSpec {
+                UpstreamTransport::StreamableHttp { url, headers }
+                | UpstreamTransport::Sse { url, headers } => {
+                    let spec = HttpSpec {
                         url: url.clone(),
                         headers: headers
                             .iter()
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
                     };
-                    crate::upstream::streamable_http::check_spec(&spec).map_err(|message| {
-                        BuildError {
-                            server: name.clone(),
-                            message,
-                        }
-                    })?;
-                    UpstreamSpec::StreamableHttp(spec)
-                }
-                UpstreamTransport::Sse { url, .. } => {
-                    return Err(BuildError {
+                    crate::upstream::check_spec(&spec).map_err(|message| BuildError {
                         server: name.clone(),
-                        message: format!(
-                            "legacy SSE upstreams ({url}) are not supported yet; use a Streamable HTTP url"
-                        ),
-                    });
+                        message,
+                    })?;
+                    if matches!(server.transport, UpstreamTransport::Sse { .. }) {
+                        UpstreamSpec::Sse(spec)
+                    } else {
+                        UpstreamSpec::StreamableHttp(spec)
+                    }
                 }
             };
             let filter = ToolFilter {

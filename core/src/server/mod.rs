@@ -3,14 +3,26 @@
 
 pub mod body;
 pub mod guard;
+pub mod sse;
 pub mod stdio;
 pub mod streamable_http;
 
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Response, StatusCode};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::McpError;
+use crate::jsonrpc::error_frame;
 
 pub use body::McpBody;
 pub use guard::{OriginGuard, OriginGuardLayer, OriginPolicy};
+pub use sse::SseService;
 pub use streamable_http::{HttpOptions, StreamableHttpService};
 
 /// A plain-text response with `status`.
@@ -24,4 +36,132 @@ pub fn plain(status: StatusCode, text: impl Into<String>) -> Response<McpBody> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+/// A JSON-RPC error as an HTTP response with `status`.
+pub(crate) fn rpc_error(
+    status: StatusCode,
+    id: Option<&crate::jsonrpc::RequestId>,
+    e: &McpError,
+) -> Response<McpBody> {
+    json(status, error_frame(id, e))
+}
+
+pub(crate) fn json(status: StatusCode, body: Bytes) -> Response<McpBody> {
+    let mut r = Response::new(McpBody::full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub(crate) fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response<McpBody> {
+    let mut r = Response::new(McpBody::sse(rx));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    r
+}
+
+pub(crate) fn accepts(req_headers: &http::HeaderMap, what: &str) -> bool {
+    req_headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(what) || v.contains("*/*"))
+}
+
+pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads a body up to `limit` bytes; `Err` is the response to send (413 or 400).
+pub(crate) async fn read_body<B>(
+    req: Request<B>,
+    limit: usize,
+) -> Result<(http::request::Parts, Bytes), Response<McpBody>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the message is larger than {limit} bytes (server.max_body_bytes)"),
+        )
+    };
+    if let Some(len) = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, limit).collect().await {
+        Ok(b) => Ok((parts, b.to_bytes())),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(plain(
+            StatusCode::BAD_REQUEST,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+pub(crate) fn accepted() -> Response<McpBody> {
+    let mut r = Response::new(McpBody::empty());
+    *r.status_mut() = StatusCode::ACCEPTED;
+    r
+}
+
+/// 32 random bytes, hex: visible ASCII, unguessable.
+pub(crate) fn new_session_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    let mut s = String::with_capacity(64);
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+/// Feeds a server-to-client SSE stream: notifications for every session and keep-alive
+/// comments when idle. Returns when the client goes away, the session closes, or the client
+/// falls a whole queue behind (it is cut off rather than buffered without bound).
+pub(crate) async fn feed(
+    tx: &mpsc::Sender<Bytes>,
+    mut notifications: Option<broadcast::Receiver<Bytes>>,
+    keep_alive: Duration,
+    closed: &CancellationToken,
+    mut on_sent: impl FnMut(),
+) {
+    let mut tick = tokio::time::interval(keep_alive);
+    tick.tick().await;
+    loop {
+        let frame = tokio::select! {
+            n = async {
+                match notifications.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match n {
+                Ok(f) => f,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => { notifications = None; continue }
+            },
+            _ = tick.tick() => Bytes::new(),
+            _ = tx.closed() => return,
+            _ = closed.cancelled() => return,
+        };
+        if tx.try_send(frame).is_err() {
+            return;
+        }
+        on_sent();
+    }
 }

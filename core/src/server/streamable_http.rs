@@ -18,18 +18,18 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
 use rmcp::model::ProtocolVersion;
 use tokio::sync::{broadcast, mpsc};
 
 use super::body::McpBody;
+use super::{accepted, accepts, header, json, read_body, rpc_error, sse_response};
 use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::error::{McpError, code};
-use crate::jsonrpc::{Message, Method, error_frame};
+use crate::jsonrpc::{Message, Method};
 use crate::session::{Downstream, Session, SessionInfo, TransportKind};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -154,81 +154,6 @@ where
                 }
             })
         })
-    }
-}
-
-/// A JSON-RPC error as an HTTP response with `status`.
-fn rpc_error(
-    status: StatusCode,
-    id: Option<&crate::jsonrpc::RequestId>,
-    e: &McpError,
-) -> Response<McpBody> {
-    json(status, error_frame(id, e))
-}
-
-fn json(status: StatusCode, body: Bytes) -> Response<McpBody> {
-    let mut r = Response::new(McpBody::full(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
-
-fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response<McpBody> {
-    let mut r = Response::new(McpBody::sse(rx));
-    let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
-    r
-}
-
-fn accepts(req_headers: &http::HeaderMap, what: &str) -> bool {
-    req_headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains(what) || v.contains("*/*"))
-}
-
-fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Reads a body up to `limit` bytes; `Err` is the response to send (413 or 400).
-pub(crate) async fn read_body<B>(
-    req: Request<B>,
-    limit: usize,
-) -> Result<(http::request::Parts, Bytes), Response<McpBody>>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let too_large = || {
-        super::plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the message is larger than {limit} bytes (server.max_body_bytes)"),
-        )
-    };
-    if let Some(len) = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(too_large());
-    }
-    let (parts, body) = req.into_parts();
-    match Limited::new(body, limit).collect().await {
-        Ok(b) => Ok((parts, b.to_bytes())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(super::plain(
-            StatusCode::BAD_REQUEST,
-            format!("could not read the request body: {e}"),
-        )),
     }
 }
 
@@ -368,7 +293,7 @@ impl Inner {
                 "too many open sessions; try again later",
             );
         }
-        let sid: Arc<str> = new_session_id().into();
+        let sid: Arc<str> = super::new_session_id().into();
         let session = Arc::new(Session::new(SessionInfo::new(
             Some(sid.clone()),
             TransportKind::StreamableHttp,
@@ -511,55 +436,22 @@ impl Inner {
     }
 }
 
-fn accepted() -> Response<McpBody> {
-    let mut r = Response::new(McpBody::empty());
-    *r.status_mut() = StatusCode::ACCEPTED;
-    r
-}
-
-/// 32 random bytes, hex: visible ASCII, unguessable.
-pub(crate) fn new_session_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    let mut s = String::with_capacity(64);
-    for x in b {
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
-}
-
-/// Feeds one session's GET stream: list changes for everyone, keep-alives when idle. A client
-/// that does not read is cut off when its queue is full.
+/// Feeds one session's GET stream and forgets it when the stream ends.
 async fn feed_stream(
     hs: Arc<HttpSession>,
     tx: mpsc::Sender<Bytes>,
-    mut notifications: Option<broadcast::Receiver<Bytes>>,
+    notifications: Option<broadcast::Receiver<Bytes>>,
     keep_alive: Duration,
 ) {
-    let mut tick = tokio::time::interval(keep_alive);
-    tick.tick().await;
-    loop {
-        let frame = tokio::select! {
-            n = async {
-                match notifications.as_mut() {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => match n {
-                Ok(f) => f,
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => { notifications = None; continue }
-            },
-            _ = tick.tick() => Bytes::new(),
-            _ = tx.closed() => break,
-            _ = hs.session.closed().cancelled() => break,
-        };
-        if tx.try_send(frame).is_err() {
-            break;
-        }
-        hs.touch();
-    }
+    let touch = hs.clone();
+    super::feed(
+        &tx,
+        notifications,
+        keep_alive,
+        hs.session.closed(),
+        move || touch.touch(),
+    )
+    .await;
     if let Ok(mut s) = hs.stream.lock()
         && s.as_ref().is_some_and(|cur| cur.same_channel(&tx))
     {

@@ -8,6 +8,8 @@
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
 
 mod handshake;
+pub mod remote;
+pub mod sse;
 pub mod stdio;
 pub mod streamable_http;
 pub(crate) mod table;
@@ -29,8 +31,8 @@ use crate::error::{ErrorKind, McpError};
 use crate::session::Downstream;
 use table::{Link, RequestTable};
 
+pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
-pub use streamable_http::StreamableHttpSpec;
 
 /// What an upstream negotiated in its `initialize` handshake.
 #[derive(Debug, Clone)]
@@ -187,12 +189,24 @@ impl Upstream {
     /// Starts a Streamable HTTP upstream and its supervisor.
     pub fn streamable_http(
         name: &str,
-        spec: StreamableHttpSpec,
+        spec: HttpSpec,
         options: UpstreamOptions,
         shutdown: CancellationToken,
     ) -> Upstream {
         let up = Upstream::new(name, options, shutdown);
         streamable_http::spawn_supervisor(up.shared.clone(), spec);
+        up
+    }
+
+    /// Starts a legacy HTTP+SSE upstream (2024-11-05) and its supervisor.
+    pub fn sse(
+        name: &str,
+        spec: HttpSpec,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+    ) -> Upstream {
+        let up = Upstream::new(name, options, shutdown);
+        sse::spawn_supervisor(up.shared.clone(), spec);
         up
     }
 

@@ -16,11 +16,9 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio_util::sync::CancellationToken;
 
+use super::remote::{self, HttpClient, HttpSpec, is_event_stream, read_snippet};
 use super::table::{self, Link};
 use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
 use crate::error::{ErrorKind, McpError};
@@ -29,17 +27,6 @@ use crate::error::{ErrorKind, McpError};
 const MAX_BODY: usize = 64 * 1024 * 1024;
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
-
-/// How to reach a Streamable HTTP server.
-#[derive(Debug, Clone, Default)]
-pub struct StreamableHttpSpec {
-    /// The MCP endpoint, e.g. `http://127.0.0.1:8000/mcp`.
-    pub url: String,
-    /// Static headers sent with every request (credentials for the upstream, never the client's).
-    pub headers: Vec<(String, String)>,
-}
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// One Streamable HTTP session with an upstream.
 #[derive(Debug)]
@@ -51,6 +38,9 @@ pub(crate) struct HttpLink {
     protocol_version: RwLock<Option<HeaderValue>>,
     /// Fires when the session is over (404, unreachable); the supervisor starts a new one.
     broken: CancellationToken,
+    /// The first POST was answered 400/404/405: per the spec's backwards-compatibility rule
+    /// this may be a legacy SSE server.
+    legacy_hint: std::sync::atomic::AtomicBool,
 }
 
 impl HttpLink {
@@ -62,6 +52,7 @@ impl HttpLink {
             session_id: RwLock::new(None),
             protocol_version: RwLock::new(None),
             broken: CancellationToken::new(),
+            legacy_hint: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -130,6 +121,12 @@ impl HttpLink {
             return Err(unavailable(shared, "ended our session (404); reconnecting"));
         }
         if !status.is_success() {
+            if matches!(status.as_u16(), 400 | 404 | 405)
+                && self.session_id.read().is_ok_and(|s| s.is_none())
+            {
+                self.legacy_hint
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             let body = read_snippet(resp).await;
             return Err(McpError::gateway(
                 ErrorKind::UpstreamUnavailable,
@@ -261,68 +258,19 @@ impl HttpLink {
     }
 }
 
-fn is_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"))
-}
-
-async fn read_snippet(resp: http::Response<Incoming>) -> String {
-    let body = Limited::new(resp.into_body(), 4096).collect().await;
-    match body {
-        Ok(b) => {
-            let b = b.to_bytes();
-            String::from_utf8_lossy(&b[..b.len().min(512)]).into_owned()
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// Checks a spec before anything starts: the URL must be absolute http.
-pub(crate) fn parse_spec(spec: &StreamableHttpSpec) -> Result<(Uri, HeaderMap), String> {
-    let uri: Uri = spec
-        .url
-        .parse()
-        .map_err(|e| format!("invalid url '{}': {e}", spec.url))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(format!(
-                "url '{}': https upstreams are not supported by this build yet; put a TLS-terminating proxy on loopback in front of it",
-                spec.url
-            ));
-        }
-        _ => return Err(format!("url '{}' must start with http://", spec.url)),
-    }
-    let mut headers = HeaderMap::new();
-    for (k, v) in &spec.headers {
-        let name =
-            HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header '{k}': {e}"))?;
-        let value = HeaderValue::from_str(v).map_err(|e| format!("header '{k}': {e}"))?;
-        headers.append(name, value);
-    }
-    Ok((uri, headers))
-}
-
-pub(crate) fn spawn_supervisor(shared: Arc<Shared>, spec: StreamableHttpSpec) {
+pub(crate) fn spawn_supervisor(shared: Arc<Shared>, spec: HttpSpec) {
     tokio::spawn(supervise(shared, spec));
 }
 
-async fn supervise(shared: Arc<Shared>, spec: StreamableHttpSpec) {
-    let (uri, headers) = match parse_spec(&spec) {
+async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
+    let (uri, headers) = match remote::parse_spec(&spec) {
         Ok(x) => x,
         Err(reason) => {
             shared.set_status(UpstreamStatus::Down { reason });
             return;
         }
     };
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(shared.options.connect_timeout));
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector);
+    let client = remote::client(&shared.options);
     let mut backoff = Backoff::new(&shared.options);
     loop {
         let http = Arc::new(HttpLink::new(client.clone(), uri.clone(), headers.clone()));
@@ -350,7 +298,13 @@ async fn supervise(shared: Arc<Shared>, spec: StreamableHttpSpec) {
                         }
                     }
                 }
-                Err(e) => e.message().to_string(),
+                Err(e) => {
+                    if http.legacy_hint.load(std::sync::atomic::Ordering::Relaxed) {
+                        tracing::info!(upstream = %shared.name, "POST refused; trying legacy HTTP+SSE at the same URL");
+                        return super::sse::supervise(shared, spec).await;
+                    }
+                    e.message().to_string()
+                }
             },
             _ = shared.shutdown.cancelled() => break,
         };
@@ -370,9 +324,4 @@ async fn supervise(shared: Arc<Shared>, spec: StreamableHttpSpec) {
     shared.set_status(UpstreamStatus::Down {
         reason: "gateway shutting down".into(),
     });
-}
-
-/// Validates a spec (URL scheme, header names and values) without connecting.
-pub fn check_spec(spec: &StreamableHttpSpec) -> Result<(), String> {
-    parse_spec(spec).map(|_| ())
 }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::sse::SseLink;
 use super::{ListKind, Shared, UpstreamEvent, streamable_http::HttpLink, unavailable};
 use crate::error::{ErrorKind, McpError};
 use crate::jsonrpc::{
@@ -85,6 +86,8 @@ pub(crate) enum Link {
     Stdio(mpsc::Sender<Bytes>),
     /// A Streamable HTTP session.
     Http(Arc<HttpLink>),
+    /// A legacy SSE session: POSTs to its endpoint, answers on its stream.
+    Sse(Arc<SseLink>),
 }
 
 impl Link {
@@ -102,6 +105,7 @@ impl Link {
                 .await
                 .map_err(|_| unavailable(shared, "closed its input")),
             Link::Http(http) => http.post_request(shared, self, id, frame).await,
+            Link::Sse(sse) => sse.post(shared, frame).await,
         }
     }
 
@@ -117,6 +121,15 @@ impl Link {
                 let http = http.clone();
                 let shared = shared.clone();
                 tokio::spawn(async move { http.post_message(&shared, frame).await });
+            }
+            Link::Sse(sse) => {
+                let sse = sse.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = sse.post(&shared, frame).await {
+                        tracing::debug!(upstream = %shared.name, error = %e, "could not send a message");
+                    }
+                });
             }
         }
     }
