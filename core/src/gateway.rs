@@ -60,7 +60,7 @@ type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
 /// ```
 pub struct GatewayBuilder {
     upstreams: Vec<(String, UpstreamSpec, ToolFilter)>,
-    separator: String,
+    separator: Option<String>,
     page_size: usize,
     mcp_path: String,
     http: HttpOptions,
@@ -84,7 +84,7 @@ impl Default for GatewayBuilder {
     fn default() -> Self {
         GatewayBuilder {
             upstreams: Vec::new(),
-            separator: "__".into(),
+            separator: Some("__".into()),
             page_size: 0,
             mcp_path: "/mcp".into(),
             http: HttpOptions::default(),
@@ -128,7 +128,14 @@ impl GatewayBuilder {
     /// The separator between server and item names (default `__`).
     #[must_use]
     pub fn separator(mut self, sep: impl Into<String>) -> Self {
-        self.separator = sep.into();
+        self.separator = Some(sep.into());
+        self
+    }
+    /// Exposes names unchanged, without the server prefix: for a single upstream (a bridge).
+    /// With several upstreams, a name two of them share is served by the first.
+    #[must_use]
+    pub fn unprefixed(mut self) -> Self {
+        self.separator = None;
         self
     }
     /// Page size of merged lists (0: whole lists, the default).

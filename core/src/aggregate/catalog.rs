@@ -111,7 +111,7 @@ pub(crate) struct MergeInput<'a> {
 impl Catalog {
     /// Builds the merged catalog. On an exposed-name collision the first upstream (config
     /// order) wins and the other item is left out with a warning.
-    pub(crate) fn merge(inputs: &[MergeInput<'_>], separator: &str) -> Catalog {
+    pub(crate) fn merge(inputs: &[MergeInput<'_>], separator: Option<&str>) -> Catalog {
         let mut c = Catalog::default();
         for (idx, input) in inputs.iter().enumerate() {
             let Some(lists) = input.lists else { continue };
@@ -196,11 +196,11 @@ fn add_named(
     item: &Map<String, Value>,
     server: &str,
     name: &str,
-    separator: &str,
+    separator: Option<&str>,
     idx: usize,
     what: &str,
 ) {
-    let exposed = format!("{server}{separator}{name}");
+    let exposed = exposed_name(server, separator, name);
     if routes.contains_key(&exposed) {
         tracing::warn!(upstream = server, name = %exposed, "{what} name collides with one already exposed; left out");
         return;
@@ -219,13 +219,26 @@ fn add_named(
 
 /// Resources keep their URI (clients and links use it) but get a prefixed `name`, so the merged
 /// list says where each came from.
-fn prefixed_name(item: &Map<String, Value>, server: &str, separator: &str) -> Map<String, Value> {
+fn prefixed_name(
+    item: &Map<String, Value>,
+    server: &str,
+    separator: Option<&str>,
+) -> Map<String, Value> {
     let mut item = item.clone();
     if let Some(Value::String(n)) = item.get("name") {
-        let n = format!("{server}{separator}{n}");
+        let n = exposed_name(server, separator, n);
         item.insert("name".into(), Value::String(n));
     }
     item
+}
+
+/// `{server}{separator}{name}`, or `name` unchanged when there is no separator (one upstream
+/// behind a bridge).
+fn exposed_name(server: &str, separator: Option<&str>, name: &str) -> String {
+    match separator {
+        Some(sep) => format!("{server}{sep}{name}"),
+        None => name.to_string(),
+    }
 }
 
 fn push_raw(list: &mut MergedList, item: &Map<String, Value>) {
@@ -268,7 +281,7 @@ mod tests {
                     filter: &f,
                 },
             ],
-            "__",
+            Some("__"),
         );
         assert_eq!(c.tools.items.len(), 2);
         assert_eq!(c.tool_routes["a__echo"].upstream, 0);
@@ -306,7 +319,7 @@ mod tests {
                     filter: &f,
                 },
             ],
-            "__",
+            Some("__"),
         );
         assert_eq!(c.tools.items.len(), 1);
         assert_eq!(c.tool_routes["x__y__z"].upstream, 0);
@@ -325,7 +338,7 @@ mod tests {
                 lists: Some(&lists),
                 filter: &f,
             }],
-            "__",
+            Some("__"),
         );
         let p: Value = serde_json::from_str(&c.tools.page("tools", 0, 2)).expect("json");
         assert_eq!(p["tools"].as_array().map(Vec::len), Some(2));
@@ -351,7 +364,7 @@ mod tests {
                 lists: Some(&lists),
                 filter: &f,
             }],
-            "__",
+            Some("__"),
         );
         assert!(c.tool_routes.contains_key("s__a"));
         assert!(!c.tool_routes.contains_key("s__b"));
@@ -386,7 +399,7 @@ mod tests {
                     filter: &f,
                 },
             ],
-            "__",
+            Some("__"),
         );
         assert_eq!(c.resource_upstream("demo://echo/hi"), Some(1));
         assert_eq!(c.resource_upstream("demo://other"), Some(0));

@@ -33,6 +33,9 @@ use crate::upstream::{ListKind, Upstream, UpstreamEvent, UpstreamStatus};
 
 /// Most pages fetched from one upstream for one list (a guard against endless cursors).
 const MAX_PAGES: usize = 100;
+/// How long a request that arrives while upstreams are still starting waits for them, so the
+/// first `tools/list` after start-up is complete rather than empty.
+const STARTUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One upstream as the aggregate sees it.
 #[derive(Debug, Clone)]
@@ -63,27 +66,31 @@ pub struct Aggregate {
 #[derive(Debug)]
 struct Inner {
     members: Vec<Member>,
-    separator: String,
+    separator: Option<String>,
     page_size: usize,
     lists: Mutex<Vec<Option<UpstreamLists>>>,
     catalog: RwLock<Arc<Catalog>>,
     notifications: broadcast::Sender<Bytes>,
+    /// How many upstreams have settled: listed once after their first start, or failed it.
+    settled: tokio::sync::watch::Sender<usize>,
 }
 
 impl Aggregate {
-    /// Merges `members` under `{name}{separator}{item}` and starts watching them.
-    /// `page_size` 0 returns whole lists.
-    pub fn new(members: Vec<Member>, separator: impl Into<String>, page_size: usize) -> Aggregate {
+    /// Merges `members` under `{name}{separator}{item}` (or unchanged names when `separator`
+    /// is `None`, for a single upstream) and starts watching them. `page_size` 0 returns whole
+    /// lists.
+    pub fn new(members: Vec<Member>, separator: Option<String>, page_size: usize) -> Aggregate {
         let (notifications, _) = broadcast::channel(256);
         let n = members.len();
         let agg = Aggregate {
             inner: Arc::new(Inner {
                 members,
-                separator: separator.into(),
+                separator,
                 page_size,
                 lists: Mutex::new(vec![None; n]),
                 catalog: RwLock::new(Arc::new(Catalog::default())),
                 notifications,
+                settled: tokio::sync::watch::Sender::new(0),
             }),
         };
         for idx in 0..n {
@@ -149,7 +156,18 @@ impl Aggregate {
             .unwrap_or_default()
     }
 
+    /// Waits (at most [`STARTUP_GRACE`]) until every upstream has finished its first start.
+    async fn settle(&self) {
+        let n = self.inner.members.len();
+        if *self.inner.settled.borrow() >= n {
+            return;
+        }
+        let mut rx = self.inner.settled.subscribe();
+        let _ = tokio::time::timeout(STARTUP_GRACE, rx.wait_for(|c| *c >= n)).await;
+    }
+
     async fn handle(self, req: McpRequest) -> Result<McpResponse, McpError> {
+        self.settle().await;
         let catalog = self.catalog();
         let page_size = self.inner.page_size;
         match req.method() {
@@ -197,9 +215,12 @@ impl Aggregate {
     fn unknown(&self, what: &str, name: &str) -> McpError {
         for m in &self.inner.members {
             let prefix = m.upstream.name();
-            let owned = name
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with(self.inner.separator.as_str()));
+            let owned = match &self.inner.separator {
+                Some(sep) => name
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with(sep.as_str())),
+                None => self.inner.members.len() == 1,
+            };
             if owned && !m.upstream.status().is_ready() {
                 let why = match m.upstream.status() {
                     UpstreamStatus::Down { reason } => format!("is down: {reason}"),
@@ -270,9 +291,9 @@ impl Aggregate {
         }
     }
 
-    /// Re-lists `kinds` of upstream `idx` (or forgets it when it is not ready) and tells
-    /// clients about merged lists that changed.
-    async fn refresh(inner: &Arc<Inner>, idx: usize, kinds: &[ListKind]) {
+    /// Re-lists `kinds` of upstream `idx` (or forgets it when it is not ready) and, if
+    /// `announce`, tells clients about merged lists that changed.
+    async fn refresh(inner: &Arc<Inner>, idx: usize, kinds: &[ListKind], announce: bool) {
         let Some(member) = inner.members.get(idx) else {
             return;
         };
@@ -336,7 +357,7 @@ impl Aggregate {
                 "notifications/resources/list_changed",
             ),
         ] {
-            if changed {
+            if changed && announce {
                 let _ = inner.notifications.send(notification_frame(method, None));
             }
         }
@@ -361,7 +382,7 @@ impl Aggregate {
                 filter: &m.filter,
             })
             .collect();
-        Catalog::merge(&inputs, &inner.separator)
+        Catalog::merge(&inputs, inner.separator.as_deref())
     }
 }
 
@@ -380,19 +401,26 @@ async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
         return;
     };
     let mut events = member.upstream.events();
-    if member.upstream.status().is_ready() {
-        Aggregate::refresh(&strong, idx, &ALL_KINDS).await;
+    let mut status = member.upstream.watch_status();
+    let upstream_ready = status
+        .wait_for(|s| !matches!(s, UpstreamStatus::Starting))
+        .await
+        .is_ok_and(|s| s.is_ready());
+    if upstream_ready {
+        // The first listing is start-up, not a change worth announcing.
+        Aggregate::refresh(&strong, idx, &ALL_KINDS, false).await;
     }
+    strong.settled.send_modify(|c| *c += 1);
     drop(strong);
     loop {
         let event = events.recv().await;
         let Some(inner) = inner.upgrade() else { return };
         match event {
             Ok(UpstreamEvent::StatusChanged(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                Aggregate::refresh(&inner, idx, &ALL_KINDS).await
+                Aggregate::refresh(&inner, idx, &ALL_KINDS, true).await
             }
             Ok(UpstreamEvent::ListChanged(_, kind)) => {
-                Aggregate::refresh(&inner, idx, &[kind]).await
+                Aggregate::refresh(&inner, idx, &[kind], true).await
             }
             Ok(UpstreamEvent::ResourceUpdated(_, frame)) => {
                 let _ = inner.notifications.send(frame);

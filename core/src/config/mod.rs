@@ -43,6 +43,13 @@ use indexmap::IndexMap;
 
 pub use error::{ConfigError, ConfigErrorKind};
 
+/// Expands `${VAR}`, `${VAR:-default}`, `$$` and a whole-value `os.environ/VAR` from the
+/// process environment, as in config files (for command-line values such as headers).
+pub fn expand_env(input: &str) -> Result<String, ConfigError> {
+    env::expand(input, &env::process_env)
+        .map_err(|issue| ConfigError::new(issue.kind, issue.message, None, None, None))
+}
+
 /// A complete, validated gateway configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
