@@ -484,6 +484,7 @@ impl GatewayBuilder {
             .http_options(HttpOptions {
                 max_body_bytes: s.max_body_bytes,
                 session_idle_timeout: s.session_idle_timeout,
+                keep_alive: s.keep_alive,
                 ..HttpOptions::default()
             })
             .origin_policy(s.origin_policy())

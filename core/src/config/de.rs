@@ -899,6 +899,7 @@ struct RawSettings {
     max_body_bytes: Option<usize>,
     session_idle_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
+    keep_alive: Option<Duration>,
 }
 
 const DURATION_EXPECTING: &str =
@@ -915,6 +916,7 @@ impl Section for RawSettings {
         "max_body_bytes",
         "session_idle_timeout",
         "request_timeout",
+        "keep_alive",
     ];
     const EXPECTING: &'static str = "a map of gateway settings";
 
@@ -971,6 +973,9 @@ impl Section for RawSettings {
             "request_timeout" => {
                 self.request_timeout = map.next_value_seed(Opt(duration(path)))?;
             }
+            "keep_alive" => {
+                self.keep_alive = map.next_value_seed(Opt(duration(path)))?;
+            }
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -998,6 +1003,7 @@ impl Section for RawSettings {
                 .session_idle_timeout
                 .unwrap_or(defaults.session_idle_timeout),
             request_timeout: self.request_timeout.unwrap_or(defaults.request_timeout),
+            keep_alive: self.keep_alive.unwrap_or(defaults.keep_alive),
         })
     }
 }

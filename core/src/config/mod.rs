@@ -154,6 +154,8 @@ pub struct ServerSettings {
     pub session_idle_timeout: Duration,
     /// Time limit for one upstream request; default 60 seconds.
     pub request_timeout: Duration,
+    /// Interval of keep-alive comments on idle SSE streams; default 15 seconds.
+    pub keep_alive: Duration,
 }
 
 impl Default for ServerSettings {
@@ -171,6 +173,7 @@ impl Default for ServerSettings {
             max_body_bytes: 4 * 1024 * 1024,
             session_idle_timeout: Duration::from_secs(30 * 60),
             request_timeout: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(15),
         }
     }
 }

@@ -165,6 +165,9 @@ pub(crate) struct SettingsSchema {
     /// Time limit for one upstream request (default 60 seconds): seconds, or a string
     /// such as `30s`, `5m`, `1h`.
     request_timeout: Option<DurationValue>,
+    /// Interval of keep-alive comments on idle SSE streams (default 15 seconds): seconds, or a
+    /// string such as `15s`.
+    keep_alive: Option<DurationValue>,
 }
 
 /// A duration: whole seconds, or a string such as `30s`, `5m`, `1h`, `1h30m`, `500ms`.
