@@ -121,6 +121,13 @@ impl Gateway {
         self.process.pid()
     }
 
+    /// Sends SIGTERM (what Ctrl-C or a service manager does), waits for the exit, and returns
+    /// its status (`None` if it had to be killed).
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.stop();
+        self.process.exit_status()
+    }
+
     /// A new initialized MCP session with it.
     pub async fn session(&self) -> anyhow::Result<McpSession> {
         McpSession::connect(&self.url)

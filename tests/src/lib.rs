@@ -26,6 +26,7 @@ pub mod gateway;
 pub mod http;
 pub mod net;
 pub mod paths;
+pub mod proc_tree;
 pub mod process;
 pub mod python;
 pub mod scratch;

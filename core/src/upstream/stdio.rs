@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
+use tokio_util::sync::CancellationToken;
 
 use super::table::{self, Link};
 use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
@@ -86,7 +87,7 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
     };
     tokio::spawn(drain_stderr(shared.name.clone(), stderr));
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    tokio::spawn(write_loop(stdin, rx));
+    tokio::spawn(write_loop(stdin, rx, shared.shutdown.clone()));
     let link = Link::Stdio(tx);
     tokio::spawn(read_loop(shared.clone(), link.clone(), stdout));
 
@@ -123,7 +124,7 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
             Err(e) => format!("could not wait for the child: {e}"),
         },
         _ = shared.shutdown.cancelled() => {
-            // Close stdin (dropping the link drops the writer's sender), then give it a moment.
+            // The writer closes stdin on shutdown; give the child a moment to exit on its own.
             shared.set_link(None);
             if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
                 let _ = child.start_kill();
@@ -170,10 +171,22 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Writes queued frames, one per line, batching whatever is queued into one write.
-async fn write_loop(mut stdin: ChildStdin, mut rx: mpsc::Receiver<Bytes>) {
+/// Writes queued frames, one per line, batching whatever is queued into one write. On
+/// shutdown it returns, closing the child's stdin: the polite way to ask a stdio server to exit.
+async fn write_loop(
+    mut stdin: ChildStdin,
+    mut rx: mpsc::Receiver<Bytes>,
+    shutdown: CancellationToken,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    while let Some(frame) = rx.recv().await {
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv() => match f {
+                Some(f) => f,
+                None => break,
+            },
+            _ = shutdown.cancelled() => break,
+        };
         buf.clear();
         push_line(&mut buf, &frame);
         while buf.len() < 64 * 1024 {

@@ -1,0 +1,165 @@
+//! Protocol versions: `initialize` negotiation for 2024-11-05 … 2025-11-25, and stateless
+//! 2026-07-28 clients that send `MCP-Protocol-Version` on every request and never initialize.
+
+use anyhow::{Context, ensure};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use toolgate_tests::gateway::demo_gateway;
+use toolgate_tests::http::{error_code, post, send, text_of};
+
+fn initialize(version: &str) -> String {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn initialize_negotiates_every_version_with_a_handshake() -> anyhow::Result<()> {
+    let (gateway, _session) = demo_gateway().await?;
+    for (asked, answered) in [
+        ("2024-11-05", "2024-11-05"),
+        ("2025-03-26", "2025-03-26"),
+        ("2025-06-18", "2025-06-18"),
+        ("2025-11-25", "2025-11-25"),
+        // 2026-07-28 has no initialize; a client asking for it gets the newest that has one.
+        ("2026-07-28", "2025-11-25"),
+        ("2099-01-01", "2025-11-25"),
+    ] {
+        let resp = post(gateway.url(), None, &[], initialize(asked)).await?;
+        ensure!(
+            resp.status == StatusCode::OK,
+            "{asked}: {}",
+            resp.describe()
+        );
+        ensure!(resp.session_id().is_some(), "{asked}: no session id");
+        let v = resp.json()?;
+        ensure!(
+            v["result"]["protocolVersion"] == answered,
+            "asked {asked}, expected {answered}, got {v}"
+        );
+        ensure!(v["result"]["serverInfo"]["name"] == "toolgate", "{v}");
+    }
+    Ok(())
+}
+
+const V2026: (&str, &str) = ("MCP-Protocol-Version", "2026-07-28");
+
+async fn stateless(
+    url: &str,
+    extra: &[(&str, &str)],
+    body: Value,
+) -> anyhow::Result<(StatusCode, Value)> {
+    let mut headers = vec![V2026];
+    headers.extend_from_slice(extra);
+    let resp = post(url, None, &headers, body.to_string()).await?;
+    let status = resp.status;
+    let value = resp.json().with_context(|| resp.describe())?;
+    Ok((status, value))
+}
+
+#[tokio::test]
+async fn stateless_2026_client_lists_and_calls_without_initialize() -> anyhow::Result<()> {
+    let (gateway, _session) = demo_gateway().await?;
+    let (status, discover) = stateless(
+        gateway.url(),
+        &[("Mcp-Method", "server/discover")],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{discover}");
+    let versions = discover["result"]["supportedVersions"]
+        .as_array()
+        .context("supportedVersions")?;
+    ensure!(versions.contains(&json!("2026-07-28")), "{discover}");
+    ensure!(versions.contains(&json!("2024-11-05")), "{discover}");
+
+    let (status, list) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{list}");
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .context("tools")?
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    ensure!(names.contains(&"demo__echo"), "{list}");
+
+    let (status, call) = stateless(
+        gateway.url(),
+        &[("Mcp-Method", "tools/call")],
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "demo__echo", "arguments": {"message": "stateless"}}}),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{call}");
+    ensure!(text_of(&call["result"]) == "stateless", "{call}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn mcp_method_header_that_contradicts_the_body_is_400_32020() -> anyhow::Result<()> {
+    let (gateway, _session) = demo_gateway().await?;
+    let (status, v) = stateless(
+        gateway.url(),
+        &[("Mcp-Method", "tools/list")],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": "demo__echo", "arguments": {"message": "x"}}}),
+    )
+    .await?;
+    ensure!(status == StatusCode::BAD_REQUEST, "{status} {v}");
+    ensure!(error_code(&v) == Some(-32020), "{v}");
+    ensure!(v["id"] == 1, "the error keeps the request id: {v}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn unsupported_protocol_version_header_is_400_32022() -> anyhow::Result<()> {
+    let (gateway, session) = demo_gateway().await?;
+    let resp = post(
+        gateway.url(),
+        Some(session.id()),
+        &[("MCP-Protocol-Version", "1999-01-01")],
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}).to_string(),
+    )
+    .await?;
+    ensure!(
+        resp.status == StatusCode::BAD_REQUEST,
+        "{}",
+        resp.describe()
+    );
+    let v = resp.json()?;
+    ensure!(error_code(&v) == Some(-32022), "{v}");
+    ensure!(v["error"]["data"]["requested"] == "1999-01-01", "{v}");
+    ensure!(
+        v["error"]["data"]["supported"]
+            .as_array()
+            .is_some_and(|s| s.contains(&json!("2025-11-25"))),
+        "{v}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn get_stream_does_not_exist_in_2026() -> anyhow::Result<()> {
+    let (gateway, _session) = demo_gateway().await?;
+    let resp = send(
+        Method::GET,
+        gateway.url(),
+        None,
+        &[V2026, ("Accept", "text/event-stream")],
+        "",
+    )
+    .await?;
+    ensure!(
+        resp.status == StatusCode::METHOD_NOT_ALLOWED,
+        "{}",
+        resp.describe()
+    );
+    Ok(())
+}
