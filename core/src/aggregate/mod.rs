@@ -1,7 +1,7 @@
 //! Aggregation: many upstreams behind one namespace.
 //!
 //! [`Aggregate`] is the leaf of the MCP-plane stack. It answers the list methods from a merged
-//! [`catalog`] (`{server}{separator}{name}`), routes `tools/call`, `prompts/get`,
+//! catalog (`{server}{separator}{name}`), routes `tools/call`, `prompts/get`,
 //! `resources/read` and `completion/complete` to the upstream that owns the name — by table
 //! lookup, never by splitting the name — and rewrites only `params.name`. A refresher task per
 //! upstream re-lists on status changes and `notifications/*/list_changed`, and the aggregate

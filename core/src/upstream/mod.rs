@@ -2,7 +2,7 @@
 //!
 //! An [`Upstream`] is a leaf [`McpService`](crate::McpService): it forwards a request to its
 //! server and returns the raw result. Every request gets a fresh numeric id from the upstream's
-//! [`RequestTable`](table::RequestTable), so two downstream clients that both send `id: 0` never
+//! request table, so two downstream clients that both send `id: 0` never
 //! cross; the caller's id is restored by the dispatcher. Progress tokens are rewritten the same
 //! way. A supervisor task per upstream (one file per transport) connects, runs the `initialize`
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
