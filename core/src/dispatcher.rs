@@ -83,6 +83,11 @@ impl Dispatcher {
         }
     }
 
+    /// The MCP-plane stack requests go to.
+    pub fn service(&self) -> &McpService {
+        &self.inner.service
+    }
+
     /// The protocol version answered to a client that asked for `requested`.
     pub fn negotiate(requested: &ProtocolVersion) -> ProtocolVersion {
         if ProtocolVersion::KNOWN_VERSIONS.contains(requested) && requested.has_initialize() {

@@ -4,6 +4,7 @@
 //! [`Gateway::router`] is the HTTP service to mount, [`Gateway::serve`] runs it on a listener,
 //! [`Gateway::serve_stdio`] on stdin/stdout.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -24,8 +25,8 @@ use crate::aggregate::{Aggregate, Member, ToolFilter};
 use crate::dispatcher::Dispatcher;
 use crate::envelope::McpService;
 use crate::server::{
-    HttpOptions, McpBody, OriginGuard, OriginGuardLayer, OriginPolicy, SseService,
-    StreamableHttpService,
+    BoxError, HttpOptions, HttpRequest, HttpService, McpBody, OriginGuardLayer, OriginPolicy,
+    SseService, StreamableHttpService, box_request,
 };
 use crate::upstream::{HttpSpec, StdioSpec, Upstream, UpstreamOptions, UpstreamStatus};
 
@@ -43,6 +44,19 @@ pub enum UpstreamSpec {
 }
 
 type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
+type HttpStackFn = Box<dyn FnOnce(HttpService) -> HttpService + Send>;
+type RouteFn = Box<dyn FnOnce(&GatewayParts) -> HttpService + Send>;
+
+/// What extra routes are built from: the assembled MCP-plane stack and its pieces.
+#[derive(Clone, Debug)]
+pub struct GatewayParts {
+    /// The whole MCP-plane stack (every layer, then the aggregate).
+    pub service: McpService,
+    /// The aggregate (upstreams, merged catalog, notifications).
+    pub aggregate: Aggregate,
+    /// The dispatcher (answers `initialize`, `ping`, … and calls `service`).
+    pub dispatcher: Dispatcher,
+}
 
 /// Builds a [`Gateway`].
 ///
@@ -67,6 +81,8 @@ pub struct GatewayBuilder {
     origin: OriginPolicy,
     upstream_options: UpstreamOptions,
     stack: Vec<StackFn>,
+    http_stack: Vec<HttpStackFn>,
+    routes: Vec<(String, RouteFn)>,
 }
 
 impl std::fmt::Debug for GatewayBuilder {
@@ -76,6 +92,11 @@ impl std::fmt::Debug for GatewayBuilder {
             .field("separator", &self.separator)
             .field("mcp_path", &self.mcp_path)
             .field("layers", &self.stack.len())
+            .field("http_layers", &self.http_stack.len())
+            .field(
+                "routes",
+                &self.routes.iter().map(|r| &r.0).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -91,6 +112,8 @@ impl Default for GatewayBuilder {
             origin: OriginPolicy::default(),
             upstream_options: UpstreamOptions::default(),
             stack: Vec::new(),
+            http_stack: Vec::new(),
+            routes: Vec::new(),
         }
     }
 }
@@ -185,6 +208,38 @@ impl GatewayBuilder {
         self
     }
 
+    /// Wraps the HTTP plane (every MCP, REST and extra route, after the Host/Origin guard) in
+    /// `layer`; the first added is the outermost. HTTP-plane layers answer with a status
+    /// instead of failing, and may put an [`Identity`](crate::Identity) in the request
+    /// extensions for the MCP plane.
+    #[must_use]
+    pub fn http_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService> + Send + 'static,
+        L::Service: Service<HttpRequest, Response = Response<McpBody>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<HttpRequest>>::Future: Send + 'static,
+    {
+        self.http_stack
+            .push(Box::new(move |inner| HttpService::new(layer.layer(inner))));
+        self
+    }
+
+    /// Serves `path` (exact match) with the service `make` builds from the assembled gateway;
+    /// the route sits behind the Host/Origin guard and the HTTP-plane layers.
+    #[must_use]
+    pub fn route(
+        mut self,
+        path: impl Into<String>,
+        make: impl FnOnce(&GatewayParts) -> HttpService + Send + 'static,
+    ) -> Self {
+        self.routes.push((path.into(), Box::new(make)));
+        self
+    }
+
     /// Starts the upstreams and assembles the stack. Must run inside a tokio runtime.
     pub fn build(self) -> Gateway {
         let shutdown = CancellationToken::new();
@@ -233,16 +288,31 @@ impl GatewayBuilder {
             Some(aggregate.notification_sender()),
         );
         let mcp_path: Arc<str> = self.mcp_path.trim_end_matches('/').into();
-        let routes = McpRoutes {
+        let parts = GatewayParts {
+            service: dispatcher.service().clone(),
+            aggregate: aggregate.clone(),
+            dispatcher: dispatcher.clone(),
+        };
+        let extra: HashMap<String, HttpService> = self
+            .routes
+            .into_iter()
+            .map(|(path, make)| (path, make(&parts)))
+            .collect();
+        let routes = Routes {
             streamable,
             sse,
             mcp_path: mcp_path.clone(),
+            extra: Arc::new(extra),
         };
+        let mut http = HttpService::new(routes);
+        for wrap in self.http_stack.into_iter().rev() {
+            http = wrap(http);
+        }
+        let guarded = HttpService::new(OriginGuardLayer::new(self.origin).layer(http));
         Gateway {
             inner: Arc::new(GatewayInner {
                 router: Router {
-                    mcp: OriginGuardLayer::new(self.origin).layer(routes),
-                    mcp_path,
+                    guarded,
                     aggregate: aggregate.clone(),
                 },
                 aggregate,
@@ -349,20 +419,18 @@ impl Gateway {
     }
 }
 
-/// The gateway's HTTP routes: the MCP endpoint (Streamable HTTP at its path, with and without
-/// a trailing slash; legacy SSE at `/sse` + `/messages` and on GET of the MCP path), behind the
-/// Host/Origin guard; `/healthz` and `/readyz`. Anything else is 404.
+/// The gateway's HTTP routes. `/healthz` and `/readyz` are answered directly; everything
+/// else goes through the Host/Origin guard and the HTTP-plane layers to [`Routes`].
 #[derive(Clone, Debug)]
 pub struct Router {
-    mcp: OriginGuard<McpRoutes>,
-    mcp_path: Arc<str>,
+    guarded: HttpService,
     aggregate: Aggregate,
 }
 
 impl<B> Service<Request<B>> for Router
 where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = Response<McpBody>;
     type Error = Infallible;
@@ -373,32 +441,27 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let path = req.uri().path();
-        let trimmed = path.strip_suffix('/').unwrap_or(path);
-        if trimmed == &*self.mcp_path || trimmed == "/sse" || trimmed == "/messages" {
-            return Box::pin(self.mcp.clone().oneshot(req));
-        }
-        let resp = match path {
+        let resp = match req.uri().path() {
             "/healthz" => crate::server::plain(StatusCode::OK, "ok"),
             "/readyz" => readyz(&self.aggregate),
-            _ => crate::server::plain(
-                StatusCode::NOT_FOUND,
-                format!("no route for {path}; the MCP endpoint is {}", self.mcp_path),
-            ),
+            _ => return Box::pin(self.guarded.clone().oneshot(box_request(req))),
         };
         Box::pin(async move { Ok(resp) })
     }
 }
 
-/// The MCP transports by path: Streamable HTTP, and legacy SSE beside it.
+/// The guarded routes by path: Streamable HTTP at the MCP path (with and without a trailing
+/// slash), legacy SSE at `/sse` + `/messages` and on a session-less GET of the MCP path, and the
+/// extra routes layers added (REST, chat, metrics …). Anything else is 404.
 #[derive(Clone, Debug)]
-pub struct McpRoutes {
+pub struct Routes {
     streamable: StreamableHttpService,
     sse: SseService,
     mcp_path: Arc<str>,
+    extra: Arc<HashMap<String, HttpService>>,
 }
 
-impl McpRoutes {
+impl Routes {
     /// The spec's backwards-compatibility rule: a GET of the MCP path with no session and an
     /// `Accept: text/event-stream` is a 2024-11-05 client looking for the `endpoint` event.
     fn is_legacy_get<B>(req: &Request<B>) -> bool {
@@ -410,11 +473,7 @@ impl McpRoutes {
     }
 }
 
-impl<B> Service<Request<B>> for McpRoutes
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl Service<HttpRequest> for Routes {
     type Response = Response<McpBody>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response<McpBody>, Infallible>> + Send>>;
@@ -423,14 +482,26 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
         let path = req.uri().path();
         let trimmed = path.strip_suffix('/').unwrap_or(path);
-        if trimmed == "/sse" || trimmed == "/messages" || Self::is_legacy_get(&req) {
+        if trimmed == "/sse" || trimmed == "/messages" {
             return self.sse.call(req);
         }
-        debug_assert_eq!(trimmed, &*self.mcp_path);
-        self.streamable.call(req)
+        if trimmed == &*self.mcp_path {
+            if Self::is_legacy_get(&req) {
+                return self.sse.call(req);
+            }
+            return self.streamable.call(req);
+        }
+        if let Some(route) = self.extra.get(path).or_else(|| self.extra.get(trimmed)) {
+            return Box::pin(route.clone().oneshot(req));
+        }
+        let resp = crate::server::plain(
+            StatusCode::NOT_FOUND,
+            format!("no route for {path}; the MCP endpoint is {}", self.mcp_path),
+        );
+        Box::pin(async move { Ok(resp) })
     }
 }
 
@@ -466,15 +537,33 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
 
 /// Why a config could not become a gateway.
 #[derive(Debug, thiserror::Error)]
-#[error("mcp_servers.{server}: {message}")]
-pub struct BuildError {
-    server: String,
-    message: String,
+#[non_exhaustive]
+pub enum BuildError {
+    /// An upstream server's settings cannot work.
+    #[error("mcp_servers.{server}: {message}")]
+    Server {
+        /// The server's name.
+        server: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `layers:` entry could not be built.
+    #[error(transparent)]
+    Layer(#[from] crate::registry::LayerError),
 }
 
 impl GatewayBuilder {
-    /// A builder with everything the config file says: upstreams, separator, HTTP limits,
-    /// Host/Origin allow-lists, timeouts.
+    /// A builder with everything the config file says, `layers:` resolved through `registry`.
+    pub fn from_config_with(
+        config: &crate::config::Config,
+        registry: &crate::registry::Registry,
+    ) -> Result<GatewayBuilder, BuildError> {
+        let builder = Self::from_config(config)?;
+        Ok(registry.apply(&config.layers, &config.plugin_dirs, builder)?)
+    }
+
+    /// A builder with the upstreams and `server:` settings of a config file (its `layers:` need
+    /// [`GatewayBuilder::from_config_with`] and a registry).
     pub fn from_config(config: &crate::config::Config) -> Result<GatewayBuilder, BuildError> {
         use crate::config::{SessionMode, UpstreamTransport};
         let s = &config.server;
@@ -517,7 +606,7 @@ impl GatewayBuilder {
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
                     };
-                    crate::upstream::check_spec(&spec).map_err(|message| BuildError {
+                    crate::upstream::check_spec(&spec).map_err(|message| BuildError::Server {
                         server: name.clone(),
                         message,
                     })?;

@@ -65,10 +65,47 @@ pub(crate) fn parse(
             .into_error(None, &source));
         }
     }
+    let extension = |key: &'static str, issue: Issue| {
+        Problem {
+            kind: issue.kind,
+            head: key.to_string(),
+            tail: format!(": {}", issue.message),
+            path: key.to_string(),
+            locate: Locate::Key(key.to_string()),
+        }
+        .into_error(None, &source)
+    };
+    let expanded = |key: &'static str, value: Option<serde_json::Value>| {
+        value
+            .filter(|v| !v.is_null())
+            .map(|mut v| {
+                super::extensions::expand_all(&mut v, env).map_err(|i| extension(key, i))?;
+                Ok::<_, ConfigError>(v)
+            })
+            .transpose()
+    };
+    let layers = match expanded("layers", top.layers)? {
+        Some(v) => super::extensions::layers(v).map_err(|i| extension("layers", i))?,
+        None => Vec::new(),
+    };
+    let model_list = match expanded("model_list", top.models)? {
+        Some(v) => super::extensions::models(v).map_err(|i| extension("model_list", i))?,
+        None => Vec::new(),
+    };
+    let plugin_dirs = match expanded("plugin_dirs", top.plugin_dirs)? {
+        Some(v) => super::extensions::plugin_dirs(v).map_err(|i| extension("plugin_dirs", i))?,
+        None => Vec::new(),
+    };
     for warning in ctx.warnings.take() {
         tracing::warn!("{warning}");
     }
-    Ok(Config { servers, server })
+    Ok(Config {
+        servers,
+        server,
+        layers,
+        model_list,
+        plugin_dirs,
+    })
 }
 
 /// The keys accepted at the top level, in a server entry and in `server:`.
@@ -845,11 +882,22 @@ struct RawTop {
     /// The servers and the key (`mcp_servers` or `mcpServers`) they came from.
     servers: Option<(&'static str, IndexMap<String, ServerConfig>)>,
     settings: Option<ServerSettings>,
+    /// `layers:`, `model_list:`, `plugin_dirs:` as read; checked in `build`.
+    layers: Option<serde_json::Value>,
+    models: Option<serde_json::Value>,
+    plugin_dirs: Option<serde_json::Value>,
 }
 
 impl Section for RawTop {
     type Output = Self;
-    const FIELDS: &'static [&'static str] = &["mcp_servers", "mcpServers", "server"];
+    const FIELDS: &'static [&'static str] = &[
+        "mcp_servers",
+        "mcpServers",
+        "server",
+        "layers",
+        "model_list",
+        "plugin_dirs",
+    ];
     const CONFLICTS: &'static [KeyConflict] = &[(
         "mcp_servers",
         "mcpServers",
@@ -876,6 +924,9 @@ impl Section for RawTop {
                     state: RawSettings::default(),
                 }))?;
             }
+            "layers" => self.layers = map.next_value()?,
+            "model_list" => self.models = map.next_value()?,
+            "plugin_dirs" => self.plugin_dirs = map.next_value()?,
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }

@@ -27,6 +27,7 @@
 mod de;
 mod env;
 mod error;
+mod extensions;
 mod raw;
 mod values;
 
@@ -42,6 +43,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 pub use error::{ConfigError, ConfigErrorKind};
+pub use extensions::{LayerSource, LayerSpec, ModelEntry};
 
 /// Expands `${VAR}`, `${VAR:-default}`, `$$` and a whole-value `os.environ/VAR` from the
 /// process environment, as in config files (for command-line values such as headers).
@@ -51,12 +53,18 @@ pub fn expand_env(input: &str) -> Result<String, ConfigError> {
 }
 
 /// A complete, validated gateway configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     /// Upstream MCP servers by name, in file order.
     pub servers: IndexMap<String, ServerConfig>,
     /// The gateway's own listener settings.
     pub server: ServerSettings,
+    /// The policy stack, outermost first.
+    pub layers: Vec<LayerSpec>,
+    /// Models for the chat-completions endpoint (LiteLLM's form).
+    pub model_list: Vec<ModelEntry>,
+    /// Directories native plugins may be loaded from.
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
 /// The syntax of a configuration text.
@@ -127,6 +135,7 @@ impl Config {
         Config {
             servers: IndexMap::from([("demo".to_owned(), demo)]),
             server: ServerSettings::default(),
+            ..Config::default()
         }
     }
 }

@@ -33,6 +33,14 @@ pub(crate) struct FileSchema {
     mcp_servers_claude: Option<BTreeMap<String, ServerSchema>>,
     /// The gateway's own listener settings.
     server: Option<SettingsSchema>,
+    /// The policy stack, outermost first: `- use: NAME` plus that layer's settings, or
+    /// `- dylib: PATH` with optional `sha256:` and `config:`.
+    layers: Option<Vec<serde_json::Value>>,
+    /// Models for `/v1/chat/completions`, LiteLLM's form:
+    /// `{model_name, litellm_params: {model, api_base, api_key}}`.
+    model_list: Option<Vec<serde_json::Value>>,
+    /// Directories native plugins (`dylib:` layers) may be loaded from.
+    plugin_dirs: Option<Vec<String>>,
 }
 
 /// One upstream MCP server. A server with `command` is a local stdio server; one

@@ -414,7 +414,7 @@ mcp_servers:
     assert_eq!(top.kind(), ConfigErrorKind::UnknownKey);
     assert_eq!(
         top.to_string(),
-        "unknown top-level key 'servers' at line 2; expected one of mcp_servers, mcpServers, server (did you mean 'server'?)"
+        "unknown top-level key 'servers' at line 2; expected one of mcp_servers, mcpServers, server, layers, model_list, plugin_dirs (did you mean 'server'?)"
     );
 
     let settings = yaml_err("server:\n  listen: 127.0.0.1:1\n  spec_path: x\n");
@@ -913,7 +913,14 @@ fn schema_describes_both_forms() {
         .unwrap_or_default();
     assert_eq!(
         keys,
-        BTreeSet::from(["mcp_servers", "mcpServers", "server"])
+        BTreeSet::from([
+            "mcp_servers",
+            "mcpServers",
+            "server",
+            "layers",
+            "model_list",
+            "plugin_dirs"
+        ])
     );
     assert_eq!(
         schema.get("additionalProperties"),
@@ -969,4 +976,16 @@ fn errors_are_send_sync_and_small() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<ConfigError>();
     assert!(std::mem::size_of::<ConfigError>() <= std::mem::size_of::<usize>());
+}
+
+#[test]
+fn layers_and_models_expand_the_environment_and_report_their_key() {
+    let env = |name: &str| (name == "TG_KEY").then(|| "sekret".to_string());
+    let text = "mcp_servers: {}\nlayers:\n  - use: api_key_auth\n    keys: [\"${TG_KEY}\"]\nmodel_list:\n  - model_name: m\n    litellm_params: {model: openai/x, api_key: os.environ/TG_KEY}\n";
+    let config = Config::from_str_with_env(text, ConfigFormat::Yaml, env).expect("parses");
+    assert_eq!(config.layers[0].config["keys"][0], "sekret");
+    assert_eq!(config.model_list[0].api_key.as_deref(), Some("sekret"));
+    let bad = Config::from_str_with_env("layers:\n  - nope: 1\n", ConfigFormat::Yaml, env)
+        .expect_err("no use/dylib");
+    assert!(bad.to_string().starts_with("layers at line 1: "), "{bad}");
 }

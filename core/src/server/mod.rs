@@ -25,6 +25,26 @@ pub use guard::{OriginGuard, OriginGuardLayer, OriginPolicy};
 pub use sse::SseService;
 pub use streamable_http::{HttpOptions, StreamableHttpService};
 
+/// Errors a boxed body may carry.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The request body type of the HTTP plane (any body, boxed).
+pub type HttpBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// A request on the HTTP plane.
+pub type HttpRequest = Request<HttpBody>;
+/// The boxed, cloneable HTTP-plane service: HTTP-plane layers wrap it; it never fails (errors
+/// are responses).
+pub type HttpService =
+    tower::util::BoxCloneSyncService<HttpRequest, Response<McpBody>, std::convert::Infallible>;
+
+/// Boxes any request body into an [`HttpRequest`].
+pub fn box_request<B>(req: Request<B>) -> HttpRequest
+where
+    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    req.map(|b| b.map_err(Into::into).boxed())
+}
+
 /// A plain-text response with `status`.
 pub fn plain(status: StatusCode, text: impl Into<String>) -> Response<McpBody> {
     let mut text = text.into();

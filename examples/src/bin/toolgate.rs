@@ -17,6 +17,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use toolgate::config::Config;
 use toolgate::gateway::GatewayBuilder;
+use toolgate::registry::Registry;
+
+/// Every layer a config file can name with `use:`, and the native-plugin loader for `dylib:`.
+fn registry() -> Registry {
+    Registry::new()
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -108,6 +114,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Check) => {
             let config = load(&cli)?;
+            // Resolves and validates every `layers:` entry without starting anything.
+            GatewayBuilder::from_config_with(&config, &registry())?;
             eprintln!(
                 "config ok: {} upstream server(s): {}",
                 config.servers.len(),
@@ -132,7 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let listen = cli.listen.unwrap_or(config.server.listen);
-    let gateway = GatewayBuilder::from_config(&config)?.build();
+    let gateway = GatewayBuilder::from_config_with(&config, &registry())?.build();
     let stop = gateway.shutdown_token();
     tokio::spawn({
         let gateway = gateway.clone();
