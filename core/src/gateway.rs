@@ -43,7 +43,7 @@ pub enum UpstreamSpec {
     Sse(HttpSpec),
 }
 
-type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
+type StackFn = Box<dyn FnOnce(McpService, &Aggregate) -> McpService + Send>;
 type HttpStackFn = Box<dyn FnOnce(HttpService) -> HttpService + Send>;
 type RouteFn = Box<dyn FnOnce(&GatewayParts) -> HttpService + Send>;
 
@@ -203,8 +203,9 @@ impl GatewayBuilder {
             + 'static,
         <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
     {
-        self.stack
-            .push(Box::new(move |inner| McpService::new(layer.layer(inner))));
+        self.stack.push(Box::new(move |inner, _| {
+            McpService::new(layer.layer(inner))
+        }));
         self
     }
 
@@ -273,7 +274,7 @@ impl GatewayBuilder {
         let aggregate = Aggregate::new(members, self.separator, self.page_size);
         let mut service = McpService::new(aggregate.clone());
         for wrap in self.stack.into_iter().rev() {
-            service = wrap(service);
+            service = wrap(service, &aggregate);
         }
         let dispatcher = Dispatcher::new(service);
         let streamable = StreamableHttpService::new(

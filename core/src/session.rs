@@ -85,22 +85,52 @@ impl SessionInfo {
 ///
 /// Sending never blocks: if the client does not read and its queue is full, the message is
 /// dropped (notifications are advisory) and `false` returned.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Downstream {
     tx: Option<mpsc::Sender<Bytes>>,
+    observer: Option<Arc<dyn Fn(&[u8]) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Downstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Downstream")
+            .field("connected", &self.tx.is_some())
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Downstream {
     /// A downstream that discards everything (no channel back to the client).
     pub fn none() -> Self {
-        Downstream { tx: None }
+        Downstream::default()
     }
     /// A downstream writing frames into `tx`.
     pub fn new(tx: mpsc::Sender<Bytes>) -> Self {
-        Downstream { tx: Some(tx) }
+        Downstream {
+            tx: Some(tx),
+            observer: None,
+        }
+    }
+    /// The same downstream, calling `observer` with every frame sent to the client first (a
+    /// timeout layer uses it to see progress; a metrics layer to count notifications).
+    #[must_use]
+    pub fn observed(mut self, observer: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        let previous = self.observer.take();
+        self.observer = Some(match previous {
+            None => Arc::new(observer),
+            Some(prev) => Arc::new(move |frame: &[u8]| {
+                prev(frame);
+                observer(frame);
+            }),
+        });
+        self
     }
     /// Sends one complete JSON-RPC frame.
     pub fn send_frame(&self, frame: Bytes) -> bool {
+        if let Some(observe) = &self.observer {
+            observe(&frame);
+        }
         match &self.tx {
             Some(tx) => tx.try_send(frame).is_ok(),
             None => false,
@@ -108,7 +138,7 @@ impl Downstream {
     }
     /// Sends a notification.
     pub fn notify(&self, method: &str, params: Option<&RawValue>) -> bool {
-        if self.tx.is_none() {
+        if self.tx.is_none() && self.observer.is_none() {
             return false;
         }
         self.send_frame(notification_frame(method, params))

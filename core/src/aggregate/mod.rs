@@ -46,6 +46,15 @@ pub struct Member {
     pub filter: ToolFilter,
 }
 
+/// Where an exposed name leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The upstream's configured name.
+    pub server: String,
+    /// The item's name on that upstream (a resource keeps its URI).
+    pub original: String,
+}
+
 /// Health of one upstream, for `/readyz` and logs.
 #[derive(Debug, Clone)]
 pub struct MemberHealth {
@@ -131,6 +140,34 @@ impl Aggregate {
                     .count(),
             })
             .collect()
+    }
+
+    /// Which upstream serves the target of a request — the tool or prompt name of
+    /// `tools/call` / `prompts/get`, or the URI of a resource request — and under which name.
+    /// For policies (authorization, logging, tracing) that decide per server.
+    pub fn resolve(&self, method: &Method, target: &str) -> Option<Resolved> {
+        let catalog = self.catalog();
+        let (idx, original) = match method {
+            Method::ToolsCall => {
+                let r = catalog.tool_routes.get(target)?;
+                (r.upstream, r.original.to_string())
+            }
+            Method::PromptsGet => {
+                let r = catalog.prompt_routes.get(target)?;
+                (r.upstream, r.original.to_string())
+            }
+            Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
+                (catalog.resource_upstream(target)?, target.to_string())
+            }
+            _ => return None,
+        };
+        let server = self.inner.members.get(idx)?.upstream.name().to_string();
+        Some(Resolved { server, original })
+    }
+
+    /// The upstream that exposes the tool `exposed` (as listed), for filtering lists.
+    pub fn server_of_tool(&self, exposed: &str) -> Option<String> {
+        self.resolve(&Method::ToolsCall, exposed).map(|r| r.server)
     }
 
     /// Names of every exposed tool, in list order.
