@@ -88,8 +88,11 @@ impl SessionInfo {
 #[derive(Clone, Default)]
 pub struct Downstream {
     tx: Option<mpsc::Sender<Bytes>>,
-    observer: Option<Arc<dyn Fn(&[u8]) + Send + Sync>>,
+    observer: Option<Observer>,
 }
+
+/// Sees every frame a [`Downstream`] sends.
+type Observer = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 impl std::fmt::Debug for Downstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
