@@ -30,18 +30,7 @@ use crate::server::{
 };
 use crate::upstream::{HttpSpec, StdioSpec, Upstream, UpstreamOptions, UpstreamStatus};
 
-/// How to reach one upstream.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum UpstreamSpec {
-    /// A child process on stdio.
-    Stdio(StdioSpec),
-    /// A remote server on Streamable HTTP (falls back to legacy SSE when the URL answers
-    /// the first POST with 400, 404 or 405).
-    StreamableHttp(HttpSpec),
-    /// A remote server on legacy HTTP+SSE (2024-11-05).
-    Sse(HttpSpec),
-}
+pub use crate::upstream::UpstreamSpec;
 
 type StackFn = Box<dyn FnOnce(McpService, &Aggregate) -> McpService + Send>;
 type HttpStackFn = Box<dyn FnOnce(HttpService) -> HttpService + Send>;
@@ -248,26 +237,12 @@ impl GatewayBuilder {
             .upstreams
             .into_iter()
             .map(|(name, spec, filter)| {
-                let upstream = match spec {
-                    UpstreamSpec::Stdio(s) => Upstream::stdio(
-                        &name,
-                        s,
-                        self.upstream_options.clone(),
-                        shutdown.child_token(),
-                    ),
-                    UpstreamSpec::StreamableHttp(s) => Upstream::streamable_http(
-                        &name,
-                        s,
-                        self.upstream_options.clone(),
-                        shutdown.child_token(),
-                    ),
-                    UpstreamSpec::Sse(s) => Upstream::sse(
-                        &name,
-                        s,
-                        self.upstream_options.clone(),
-                        shutdown.child_token(),
-                    ),
-                };
+                let upstream = Upstream::start(
+                    &name,
+                    spec,
+                    self.upstream_options.clone(),
+                    shutdown.child_token(),
+                );
                 Member { upstream, filter }
             })
             .collect();
@@ -367,7 +342,7 @@ impl Gateway {
             for m in self.inner.aggregate.members() {
                 let mut rx = m.upstream.watch_status();
                 let _ = rx
-                    .wait_for(|s| matches!(s, UpstreamStatus::Down { reason } if reason == "gateway shutting down"))
+                    .wait_for(|s| matches!(s, UpstreamStatus::Down { reason } if reason == crate::upstream::STOPPED))
                     .await;
             }
         };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
@@ -55,7 +55,11 @@ where
 {
     let session = Arc::new(Session::new(SessionInfo::new(None, TransportKind::Stdio)));
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let writer_task = tokio::spawn(crate::lines::write_lines(
+        writer,
+        rx,
+        CancellationToken::new(),
+    ));
     let downstream = Downstream::new(tx.clone());
     let tasks = TaskTracker::new();
     let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
@@ -119,32 +123,4 @@ where
     drop(tx);
     let _ = writer_task.await;
     Ok(())
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Bytes>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    while let Some(frame) = rx.recv().await {
-        buf.clear();
-        push_line(&mut buf, &frame);
-        while buf.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(more) => push_line(&mut buf, &more),
-                Err(_) => break,
-            }
-        }
-        if out.write_all(&buf).await.is_err() || out.flush().await.is_err() {
-            break;
-        }
-    }
-}
-
-fn push_line(buf: &mut Vec<u8>, frame: &[u8]) {
-    let start = buf.len();
-    buf.extend_from_slice(frame);
-    for b in &mut buf[start..] {
-        if *b == b'\n' || *b == b'\r' {
-            *b = b' ';
-        }
-    }
-    buf.push(b'\n');
 }

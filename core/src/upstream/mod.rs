@@ -34,6 +34,19 @@ use table::{Link, RequestTable};
 pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
 
+/// How to reach one upstream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum UpstreamSpec {
+    /// A child process on stdio.
+    Stdio(StdioSpec),
+    /// A remote server on Streamable HTTP (falls back to legacy SSE when the URL answers
+    /// the first POST with 400, 404 or 405).
+    StreamableHttp(HttpSpec),
+    /// A remote server on legacy HTTP+SSE (2024-11-05).
+    Sse(HttpSpec),
+}
+
 /// What an upstream negotiated in its `initialize` handshake.
 #[derive(Debug, Clone)]
 pub struct ReadyInfo {
@@ -156,7 +169,34 @@ impl Shared {
             *l = link;
         }
     }
+
+    /// The connection is gone: fail every call in flight at once, publish `Down`, and wait out
+    /// the backoff. Returns `false` if the gateway started shutting down meanwhile.
+    pub(crate) async fn went_down(&self, reason: String, backoff: &mut Backoff) -> bool {
+        tracing::warn!(upstream = %self.name, %reason, "upstream down");
+        self.set_link(None);
+        self.table
+            .fail_all(&unavailable(self, format_args!("is down: {reason}")));
+        self.set_status(UpstreamStatus::Down { reason });
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next_delay()) => true,
+            _ = self.shutdown.cancelled() => false,
+        }
+    }
+
+    /// The supervisor is done: the gateway is shutting down.
+    pub(crate) fn stopped(&self) {
+        self.set_link(None);
+        self.table
+            .fail_all(&unavailable(self, "is shutting down with the gateway"));
+        self.set_status(UpstreamStatus::Down {
+            reason: STOPPED.into(),
+        });
+    }
 }
+
+/// The `Down` reason of an upstream stopped with the gateway.
+pub const STOPPED: &str = "gateway shutting down";
 
 impl Upstream {
     fn new(name: &str, options: UpstreamOptions, shutdown: CancellationToken) -> Upstream {
@@ -174,39 +214,20 @@ impl Upstream {
         }
     }
 
-    /// Starts a child-process upstream and its supervisor.
-    pub fn stdio(
+    /// Starts an upstream and the supervisor that keeps it connected.
+    pub fn start(
         name: &str,
-        spec: StdioSpec,
+        spec: UpstreamSpec,
         options: UpstreamOptions,
         shutdown: CancellationToken,
     ) -> Upstream {
         let up = Upstream::new(name, options, shutdown);
-        stdio::spawn_supervisor(up.shared.clone(), spec);
-        up
-    }
-
-    /// Starts a Streamable HTTP upstream and its supervisor.
-    pub fn streamable_http(
-        name: &str,
-        spec: HttpSpec,
-        options: UpstreamOptions,
-        shutdown: CancellationToken,
-    ) -> Upstream {
-        let up = Upstream::new(name, options, shutdown);
-        streamable_http::spawn_supervisor(up.shared.clone(), spec);
-        up
-    }
-
-    /// Starts a legacy HTTP+SSE upstream (2024-11-05) and its supervisor.
-    pub fn sse(
-        name: &str,
-        spec: HttpSpec,
-        options: UpstreamOptions,
-        shutdown: CancellationToken,
-    ) -> Upstream {
-        let up = Upstream::new(name, options, shutdown);
-        sse::spawn_supervisor(up.shared.clone(), spec);
+        let shared = up.shared.clone();
+        match spec {
+            UpstreamSpec::Stdio(s) => stdio::spawn_supervisor(shared, s),
+            UpstreamSpec::StreamableHttp(s) => streamable_http::spawn_supervisor(shared, s),
+            UpstreamSpec::Sse(s) => sse::spawn_supervisor(shared, s),
+        }
         up
     }
 

@@ -114,25 +114,11 @@ pub(crate) async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
         let Some(reason) = run_once(&shared, &client, &uri, &headers, &mut backoff).await else {
             break;
         };
-        tracing::warn!(upstream = %shared.name, %reason, "upstream down");
-        shared.set_link(None);
-        shared
-            .table
-            .fail_all(&unavailable(&shared, format_args!("is down: {reason}")));
-        shared.set_status(UpstreamStatus::Down { reason });
-        let delay = backoff.next_delay();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shared.shutdown.cancelled() => break,
+        if !shared.went_down(reason, &mut backoff).await {
+            break;
         }
     }
-    shared.set_link(None);
-    shared
-        .table
-        .fail_all(&unavailable(&shared, "is shutting down with the gateway"));
-    shared.set_status(UpstreamStatus::Down {
-        reason: "gateway shutting down".into(),
-    });
+    shared.stopped();
 }
 
 /// One SSE connection, until it drops. `None` means the gateway is shutting down.

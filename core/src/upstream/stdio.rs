@@ -14,14 +14,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
-use tokio_util::sync::CancellationToken;
 
 use super::table::{self, Link};
-use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
+use super::{Backoff, Shared, UpstreamStatus, handshake};
 
 /// Longest line accepted from a child (a larger message is dropped and logged).
 const MAX_LINE: usize = 64 * 1024 * 1024;
@@ -53,25 +52,11 @@ async fn supervise(shared: Arc<Shared>, spec: StdioSpec) {
         let Some(reason) = run_once(&shared, &spec, &mut backoff).await else {
             break;
         };
-        tracing::warn!(upstream = %shared.name, %reason, "upstream down");
-        shared.set_link(None);
-        shared
-            .table
-            .fail_all(&unavailable(&shared, format_args!("{reason}")));
-        shared.set_status(UpstreamStatus::Down { reason });
-        let delay = backoff.next_delay();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shared.shutdown.cancelled() => break,
+        if !shared.went_down(reason, &mut backoff).await {
+            break;
         }
     }
-    shared.set_link(None);
-    shared
-        .table
-        .fail_all(&unavailable(&shared, "is shutting down with the gateway"));
-    shared.set_status(UpstreamStatus::Down {
-        reason: "gateway shutting down".into(),
-    });
+    shared.stopped();
 }
 
 /// Runs one child until it exits. `None` means the gateway is shutting down.
@@ -87,7 +72,11 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
     };
     tokio::spawn(drain_stderr(shared.name.clone(), stderr));
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    tokio::spawn(write_loop(stdin, rx, shared.shutdown.clone()));
+    tokio::spawn(crate::lines::write_lines(
+        stdin,
+        rx,
+        shared.shutdown.clone(),
+    ));
     let link = Link::Stdio(tx);
     tokio::spawn(read_loop(shared.clone(), link.clone(), stdout));
 
@@ -171,51 +160,6 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Writes queued frames, one per line, batching whatever is queued into one write. On
-/// shutdown it returns, closing the child's stdin: the polite way to ask a stdio server to exit.
-async fn write_loop(
-    mut stdin: ChildStdin,
-    mut rx: mpsc::Receiver<Bytes>,
-    shutdown: CancellationToken,
-) {
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    loop {
-        let frame = tokio::select! {
-            f = rx.recv() => match f {
-                Some(f) => f,
-                None => break,
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        buf.clear();
-        push_line(&mut buf, &frame);
-        while buf.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(more) => push_line(&mut buf, &more),
-                Err(_) => break,
-            }
-        }
-        if stdin.write_all(&buf).await.is_err() || stdin.flush().await.is_err() {
-            break;
-        }
-    }
-}
-
-/// Appends a frame and its newline. Raw params keep the client's whitespace, which may include
-/// newlines between tokens (never inside strings: JSON forbids that), so they become spaces.
-fn push_line(buf: &mut Vec<u8>, frame: &[u8]) {
-    let start = buf.len();
-    buf.extend_from_slice(frame);
-    if memchr::memchr2(b'\n', b'\r', frame).is_some() {
-        for b in &mut buf[start..] {
-            if *b == b'\n' || *b == b'\r' {
-                *b = b' ';
-            }
-        }
-    }
-    buf.push(b'\n');
-}
-
 async fn read_loop(shared: Arc<Shared>, link: Link, stdout: ChildStdout) {
     let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE));
     while let Some(line) = lines.next().await {
@@ -241,17 +185,5 @@ async fn drain_stderr(name: Arc<str>, stderr: ChildStderr) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         tracing::info!(target: "toolgate::upstream::stderr", upstream = %name, "{line}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_line;
-
-    #[test]
-    fn newlines_between_tokens_become_spaces() {
-        let mut buf = Vec::new();
-        push_line(&mut buf, b"{\"a\":\n 1}");
-        assert_eq!(buf, b"{\"a\":  1}\n");
     }
 }

@@ -309,19 +309,9 @@ async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
             _ = shared.shutdown.cancelled() => break,
         };
         http.broken.cancel();
-        tracing::warn!(upstream = %shared.name, %reason, "upstream down");
-        shared.set_link(None);
-        shared
-            .table
-            .fail_all(&unavailable(&shared, format_args!("is down: {reason}")));
-        shared.set_status(UpstreamStatus::Down { reason });
-        let delay = backoff.next_delay();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shared.shutdown.cancelled() => break,
+        if !shared.went_down(reason, &mut backoff).await {
+            break;
         }
     }
-    shared.set_status(UpstreamStatus::Down {
-        reason: "gateway shutting down".into(),
-    });
+    shared.stopped();
 }
