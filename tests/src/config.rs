@@ -28,7 +28,8 @@ pub enum Upstream {
     Remote {
         /// Its MCP endpoint.
         url: String,
-        /// `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE).
+        /// `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE); empty leaves `transport` out
+        /// of the config, so the gateway infers it from the URL.
         transport: String,
     },
 }
@@ -78,6 +79,15 @@ impl Upstream {
         Self::Remote {
             url: url.into(),
             transport: "http".to_owned(),
+        }
+    }
+
+    /// A remote server with no `transport` key: the gateway infers it from the URL (a path
+    /// ending in `/sse` is legacy HTTP+SSE, anything else Streamable HTTP).
+    pub fn url(url: impl Into<String>) -> Self {
+        Self::Remote {
+            url: url.into(),
+            transport: String::new(),
         }
     }
 
@@ -144,7 +154,9 @@ impl GatewayConfig {
                 }
                 Upstream::Remote { url, transport } => {
                     let _ = writeln!(yaml, "    url: {}", quote(url));
-                    let _ = writeln!(yaml, "    transport: {}", quote(transport));
+                    if !transport.is_empty() {
+                        let _ = writeln!(yaml, "    transport: {}", quote(transport));
+                    }
                 }
             }
         }
@@ -178,11 +190,12 @@ mod tests {
                 Upstream::stdio("/bin/x y", ["--name", "it's \"q\""]).env("K", "v"),
             )
             .server("b", Upstream::http("http://127.0.0.1:1/mcp"))
+            .server("c", Upstream::url("http://127.0.0.1:2/sse"))
             .max_body_bytes(4096)
             .to_yaml();
         assert_eq!(
             yaml,
-            "mcp_servers:\n  \"a\":\n    command: \"/bin/x y\"\n    args: [\"--name\", \"it's \\\"q\\\"\"]\n    env:\n      \"K\": \"v\"\n  \"b\":\n    url: \"http://127.0.0.1:1/mcp\"\n    transport: \"http\"\nserver:\n  max_body_bytes: 4096\n"
+            "mcp_servers:\n  \"a\":\n    command: \"/bin/x y\"\n    args: [\"--name\", \"it's \\\"q\\\"\"]\n    env:\n      \"K\": \"v\"\n  \"b\":\n    url: \"http://127.0.0.1:1/mcp\"\n    transport: \"http\"\n  \"c\":\n    url: \"http://127.0.0.1:2/sse\"\nserver:\n  max_body_bytes: 4096\n"
         );
     }
 }

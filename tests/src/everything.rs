@@ -62,33 +62,58 @@ impl ServerEverything {
     /// Starts it on a free port; retries with another port if it dies before listening
     /// (someone else may have taken the port in between).
     pub async fn start(transport: EverythingTransport) -> anyhow::Result<Self> {
-        let entry = paths::server_everything_entry()?;
-        let preload = paths::loopback_preload()?;
         let mut last_error = None;
         for _attempt in 0..3 {
             let port = free_port()?;
-            let mut command = Command::new(paths::node());
-            command
-                .arg("--require")
-                .arg(&preload)
-                .arg(&entry)
-                .arg(transport.arg())
-                .env("PORT", port.to_string());
-            let label = format!("server-everything {} :{port}", transport.arg());
-            let mut process = ChildProcess::spawn(label, command)?;
-            match wait_until_serving(&mut process, port).await {
-                Ok(()) => {
-                    return Ok(Self {
-                        process,
-                        port,
-                        transport,
-                    });
-                }
-                Err(e) if process.exit_status().is_some() => last_error = Some(e),
-                Err(e) => return Err(e),
+            match Self::spawn(transport, port).await? {
+                Ok(this) => return Ok(this),
+                Err(e) => last_error = Some(e),
             }
         }
         Err(last_error.unwrap_or_else(|| anyhow::anyhow!("server-everything did not start")))
+    }
+
+    /// Starts it on `port` (to bring a server back where its clients expect it).
+    pub async fn start_on_port(transport: EverythingTransport, port: u16) -> anyhow::Result<Self> {
+        Self::spawn(transport, port).await?
+    }
+
+    /// `Ok(Err(_))`: it exited before listening (the port may be taken); `Err(_)`: any other
+    /// failure.
+    async fn spawn(
+        transport: EverythingTransport,
+        port: u16,
+    ) -> anyhow::Result<anyhow::Result<Self>> {
+        let entry = paths::server_everything_entry()?;
+        let preload = paths::loopback_preload()?;
+        let mut command = Command::new(paths::node());
+        command
+            .arg("--require")
+            .arg(&preload)
+            .arg(&entry)
+            .arg(transport.arg())
+            .env("PORT", port.to_string());
+        let label = format!("server-everything {} :{port}", transport.arg());
+        let mut process = ChildProcess::spawn(label, command)?;
+        match wait_until_serving(&mut process, port).await {
+            Ok(()) => Ok(Ok(Self {
+                process,
+                port,
+                transport,
+            })),
+            Err(e) if process.exit_status().is_some() => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Kills it at once (SIGKILL): its connections drop without a goodbye.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Which transport it serves.
+    pub fn transport(&self) -> EverythingTransport {
+        self.transport
     }
 
     /// Its endpoint: `/mcp` for Streamable HTTP, `/sse` for legacy SSE.

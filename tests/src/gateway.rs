@@ -128,6 +128,11 @@ impl Gateway {
         self.process.exit_status()
     }
 
+    /// Its exit status, if it has exited (it should not have, while the test runs).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.exit_status()
+    }
+
     /// A new initialized MCP session with it.
     pub async fn session(&self) -> anyhow::Result<McpSession> {
         McpSession::connect(&self.url)

@@ -566,12 +566,7 @@ pub async fn open_stream(
     if parts.status != StatusCode::OK {
         bail!("GET {url} (SSE stream) answered {}", parts.status);
     }
-    Ok(SseStream {
-        headers: parts.headers,
-        body,
-        parser: SseParser::new(),
-        ready: VecDeque::new(),
-    })
+    Ok(SseStream::new(parts.headers, body))
 }
 
 /// A streaming SSE response (the standalone GET stream).
@@ -584,6 +579,16 @@ pub struct SseStream {
 }
 
 impl SseStream {
+    /// Reads `body` (a `text/event-stream` response from any hyper client) as SSE events.
+    pub fn new(headers: HeaderMap, body: Incoming) -> Self {
+        SseStream {
+            headers,
+            body,
+            parser: SseParser::new(),
+            ready: VecDeque::new(),
+        }
+    }
+
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers

@@ -2,9 +2,12 @@
 //!
 //! - [`paths`] finds the workspace, the built binaries and the interop peers;
 //! - [`process`] owns child processes (output captured, killed and reaped on drop);
-//! - [`gateway`], [`demo`] and [`everything`] start toolgate, demo-server and
-//!   `@modelcontextprotocol/server-everything`;
-//! - [`config`] writes gateway configs; [`http`] and [`sse`] are a small raw MCP-over-HTTP client;
+//! - [`gateway`], [`demo`], [`everything`] and [`bridge`] start toolgate, demo-server,
+//!   `@modelcontextprotocol/server-everything` and the `bridge` binary;
+//! - [`config`] writes gateway configs; [`http`] and [`sse`] are a small raw MCP-over-HTTP client,
+//!   [`legacy`] a raw legacy HTTP+SSE (2024-11-05) client;
+//! - [`recorder`] is a stand-in HTTP server that records what it is sent;
+//! - [`procfs`] reads a process's open fds and resident memory;
 //! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
@@ -19,29 +22,34 @@
 //! `TOOLGATE_BIN_DIR` points the tests at binaries elsewhere; `TOOLGATE_NODE` at another node.
 //! A failing test shows the output of every process it started.
 
+pub mod bridge;
 pub mod config;
 pub mod demo;
 pub mod everything;
 pub mod gateway;
 pub mod http;
+pub mod legacy;
 pub mod net;
 pub mod paths;
-pub mod proc_tree;
 pub mod process;
+pub mod procfs;
 pub mod python;
+pub mod recorder;
 pub mod scratch;
 pub mod sse;
 
 use std::future::Future;
 use std::time::Duration;
 
+pub use bridge::{BridgeConnect, BridgeServe};
 pub use config::{GatewayConfig, Upstream};
 pub use demo::DemoServer;
-pub use everything::ServerEverything;
+pub use everything::{EverythingTransport, ServerEverything};
 pub use gateway::{Gateway, demo_gateway, demo_gateway_with, gateway_with_tools};
 pub use http::{
     Exchange, HttpResponse, McpSession, error_code, expect_gateway_error, result_of, text_of,
 };
+pub use legacy::LegacySession;
 pub use net::free_port;
 pub use python::run_python;
 

@@ -33,7 +33,7 @@ pub fn bin_dir() -> PathBuf {
     target.join("debug")
 }
 
-/// A workspace binary (`toolgate`, `demo-server`), which must already be built.
+/// A workspace binary (`toolgate`, `demo-server`, `bridge`), which must already be built.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = bin_dir().join(name);
     if !path.is_file() {
@@ -54,6 +54,11 @@ pub fn toolgate() -> anyhow::Result<PathBuf> {
 /// The demo MCP server binary.
 pub fn demo_server() -> anyhow::Result<PathBuf> {
     binary("demo-server")
+}
+
+/// The `bridge` binary (stdio ⇄ HTTP).
+pub fn bridge() -> anyhow::Result<PathBuf> {
+    binary("bridge")
 }
 
 /// Where `tests/interop/install.sh` installs the third-party peers.

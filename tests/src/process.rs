@@ -8,7 +8,7 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,14 +25,29 @@ pub struct ChildProcess {
     label: String,
     child: Child,
     output: Arc<Mutex<String>>,
+    stdin: Option<ChildStdin>,
 }
 
 impl ChildProcess {
     /// Spawns `command` with stdin closed and stdout/stderr captured.
-    pub fn spawn(label: impl Into<String>, mut command: Command) -> anyhow::Result<Self> {
+    pub fn spawn(label: impl Into<String>, command: Command) -> anyhow::Result<Self> {
+        Self::spawn_with(label, command, false)
+    }
+
+    /// Spawns `command` with stdin a pipe (see [`Self::stdin`]) and stdout/stderr captured.
+    /// Stdin is closed when the process is stopped, before any signal.
+    pub fn spawn_with_stdin(label: impl Into<String>, command: Command) -> anyhow::Result<Self> {
+        Self::spawn_with(label, command, true)
+    }
+
+    fn spawn_with(
+        label: impl Into<String>,
+        mut command: Command,
+        stdin: bool,
+    ) -> anyhow::Result<Self> {
         let label = label.into();
         command
-            .stdin(Stdio::null())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("NO_COLOR", "1")
@@ -47,11 +62,32 @@ impl ChildProcess {
         if let Some(stderr) = child.stderr.take() {
             drain(stderr, "", Arc::clone(&output));
         }
+        let stdin = child.stdin.take();
         Ok(Self {
             label,
             child,
             output,
+            stdin,
         })
+    }
+
+    /// The write end of its stdin, if spawned with [`Self::spawn_with_stdin`] and not closed.
+    pub fn stdin(&mut self) -> Option<&mut ChildStdin> {
+        self.stdin.as_mut()
+    }
+
+    /// Closes its stdin (EOF for the process).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Kills the process at once (SIGKILL, no grace period) and reaps it.
+    pub fn kill(&mut self) {
+        if self.exit_status().is_some() {
+            return;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The OS process id.
@@ -120,6 +156,7 @@ impl ChildProcess {
 
     /// Stops the process: SIGTERM, a grace period, then SIGKILL; always reaps it.
     pub fn stop(&mut self) {
+        self.close_stdin();
         if self.exit_status().is_some() {
             return;
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 use toolgate_tests::gateway::demo_gateway;
-use toolgate_tests::proc_tree::{children, wait_gone};
+use toolgate_tests::procfs::{children, wait_gone};
 
 #[tokio::test]
 async fn sigterm_stops_the_gateway_cleanly_and_its_children_with_it() -> anyhow::Result<()> {

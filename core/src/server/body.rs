@@ -1,12 +1,19 @@
 //! The response body of the HTTP transports: one JSON buffer, or a stream of SSE events.
 
-use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// A stream was cut off by the gateway (its client stopped reading). Ending the body with an
+/// error makes hyper drop the connection and everything still queued for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the stream was cut off: the client does not read it")]
+pub struct CutOff;
 
 /// An HTTP response body: a whole buffer, or SSE events fed by a channel.
 ///
@@ -18,10 +25,24 @@ pub struct McpBody {
     kind: Kind,
 }
 
-#[derive(Debug)]
 enum Kind {
     Full(Option<Bytes>),
-    Sse(mpsc::Receiver<Bytes>),
+    Sse {
+        rx: mpsc::Receiver<Bytes>,
+        cut: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    },
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Full(b) => f.debug_tuple("Full").field(b).finish(),
+            Kind::Sse { cut, .. } => f
+                .debug_struct("Sse")
+                .field("cuttable", &cut.is_some())
+                .finish(),
+        }
+    }
 }
 
 impl McpBody {
@@ -40,7 +61,18 @@ impl McpBody {
     /// An SSE stream of the frames sent into `rx`; it ends when every sender is gone.
     pub fn sse(rx: mpsc::Receiver<Bytes>) -> Self {
         McpBody {
-            kind: Kind::Sse(rx),
+            kind: Kind::Sse { rx, cut: None },
+        }
+    }
+    /// Like [`McpBody::sse`], but when `cut` fires the body fails at once: the connection is
+    /// dropped with whatever was still queued, instead of waiting for a client that does not
+    /// read.
+    pub fn sse_until(rx: mpsc::Receiver<Bytes>, cut: CancellationToken) -> Self {
+        McpBody {
+            kind: Kind::Sse {
+                rx,
+                cut: Some(Box::pin(cut.cancelled_owned())),
+            },
         }
     }
 }
@@ -65,19 +97,29 @@ pub fn sse_event(frame: &[u8]) -> Bytes {
 
 impl Body for McpBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = CutOff;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, CutOff>>> {
         match &mut self.kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Sse(rx) => match rx.poll_recv(cx) {
-                Poll::Ready(Some(frame)) => Poll::Ready(Some(Ok(Frame::data(sse_event(&frame))))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+            Kind::Sse { rx, cut } => {
+                if let Some(c) = cut
+                    && c.as_mut().poll(cx).is_ready()
+                {
+                    rx.close();
+                    return Poll::Ready(Some(Err(CutOff)));
+                }
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(frame)) => {
+                        Poll::Ready(Some(Ok(Frame::data(sse_event(&frame)))))
+                    }
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
@@ -89,7 +131,7 @@ impl Body for McpBody {
         match &self.kind {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Sse(_) => SizeHint::default(),
+            Kind::Sse { .. } => SizeHint::default(),
         }
     }
 }

@@ -76,7 +76,19 @@ pub(crate) fn json(status: StatusCode, body: Bytes) -> Response<McpBody> {
 }
 
 pub(crate) fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response<McpBody> {
-    let mut r = Response::new(McpBody::sse(rx));
+    sse_with(McpBody::sse(rx))
+}
+
+/// An SSE response that fails (dropping the connection) when `cut` fires.
+pub(crate) fn sse_response_until(
+    rx: mpsc::Receiver<Bytes>,
+    cut: CancellationToken,
+) -> Response<McpBody> {
+    sse_with(McpBody::sse_until(rx, cut))
+}
+
+fn sse_with(body: McpBody) -> Response<McpBody> {
+    let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(

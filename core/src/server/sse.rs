@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::body::McpBody;
 use super::streamable_http::HttpOptions;
-use super::{accepted, plain, read_body, rpc_error, sse_response};
+use super::{accepted, plain, read_body, rpc_error, sse_response_until};
 use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::jsonrpc::Message;
@@ -142,6 +142,7 @@ impl Inner {
             .as_ref()
             .map(broadcast::Sender::subscribe);
         let inner = self.clone();
+        let cut = session.closed().clone();
         tokio::spawn(async move {
             super::feed(
                 &tx,
@@ -153,7 +154,7 @@ impl Inner {
             .await;
             inner.forget(&sid);
         });
-        sse_response(rx)
+        sse_response_until(rx, cut)
     }
 
     fn forget(&self, sid: &str) {

@@ -410,8 +410,15 @@ impl Inner {
             .notifications
             .as_ref()
             .map(broadcast::Sender::subscribe);
-        tokio::spawn(feed_stream(hs, tx, notifications, self.options.keep_alive));
-        sse_response(rx)
+        let cut = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(feed_stream(
+            hs,
+            tx,
+            notifications,
+            self.options.keep_alive,
+            cut.clone(),
+        ));
+        super::sse_response_until(rx, cut)
     }
 
     fn delete<B>(&self, req: Request<B>) -> Response<McpBody> {
@@ -442,6 +449,7 @@ async fn feed_stream(
     tx: mpsc::Sender<Bytes>,
     notifications: Option<broadcast::Receiver<Bytes>>,
     keep_alive: Duration,
+    cut: tokio_util::sync::CancellationToken,
 ) {
     let touch = hs.clone();
     super::feed(
@@ -452,6 +460,8 @@ async fn feed_stream(
         move || touch.touch(),
     )
     .await;
+    // Gone, ended, or too far behind: in every case nothing more should be queued for it.
+    cut.cancel();
     if let Ok(mut s) = hs.stream.lock()
         && s.as_ref().is_some_and(|cur| cur.same_channel(&tx))
     {
