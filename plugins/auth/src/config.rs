@@ -166,7 +166,10 @@ impl AuthConfig {
     }
 
     /// [`AuthConfig::build`] with another environment (for tests and embedding).
-    pub fn build_with_env(&self, env: impl Fn(&str) -> Option<String>) -> Result<Auth, ConfigError> {
+    pub fn build_with_env(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Auth, ConfigError> {
         if self.api_keys.is_empty() && self.jwt.is_none() {
             return Err(ConfigError::new(
                 "nothing to authenticate with: configure api_keys, jwt, or both",
@@ -186,7 +189,7 @@ impl AuthConfig {
         let mut issuers = Vec::new();
         if let Some(jwt) = &self.jwt {
             issuers = jwt.issuer.to_vec();
-            auth = auth.jwt(jwt.build().map_err(|e| e.prefixed("jwt."))?);
+            auth = auth.jwt(jwt.build().map_err(|e| e.prefixed("jwt: "))?);
         }
         if let Some(doc) = &self.resource_metadata {
             doc.validate()?;
@@ -221,11 +224,13 @@ impl AuthConfig {
             }
             let digest = match (&k.key, &k.sha256, &k.env) {
                 (Some(key), None, None) => plain_key(key).map_err(at)?,
-                (None, Some(hex), None) => crate::authn::parse_sha256_hex(hex).ok_or_else(|| {
-                    at("sha256: expected 64 hex digits, the SHA-256 of the key \
+                (None, Some(hex), None) => {
+                    crate::authn::parse_sha256_hex(hex).ok_or_else(|| {
+                        at("sha256: expected 64 hex digits, the SHA-256 of the key \
                         (printf %s KEY | sha256sum)"
-                        .into())
-                })?,
+                            .into())
+                    })?
+                }
                 (None, None, Some(var)) => {
                     let key = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
                         at(format!("env: the environment variable {var} is not set"))
@@ -233,9 +238,7 @@ impl AuthConfig {
                     plain_key(&key).map_err(at)?
                 }
                 _ => {
-                    return Err(at(
-                        "give exactly one of key, sha256 or env".into(),
-                    ));
+                    return Err(at("give exactly one of key, sha256 or env".into()));
                 }
             };
             if let Some((other, _)) = digests.iter().find(|d| d.1 == digest) {
@@ -304,9 +307,7 @@ impl JwtConfig {
         }
         match (&self.jwks_file, &self.jwks_url) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "give jwks_file or jwks_url, not both",
-                ));
+                return Err(ConfigError::new("give jwks_file or jwks_url, not both"));
             }
             (Some(path), None) => b = b.jwks_file(path).map_err(|e| e.prefixed("jwks_file: "))?,
             (None, Some(url)) => {

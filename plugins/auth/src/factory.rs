@@ -92,10 +92,18 @@ layers:
     fn errors_name_the_layer_and_the_key() {
         let e = apply("layers:\n  - use: auth\n    api_keys: [{name: a, sha256: nope}]\n")
             .expect_err("bad digest");
-        assert!(e.starts_with("layer 'auth': api_keys[0] (a): sha256"), "{e}");
-        let e = apply("layers:\n  - use: authorize\n    rules: [{match: {key: a}, allow_tools: ['[']}]\n")
-            .expect_err("bad glob");
-        assert!(e.starts_with("layer 'authorize': rules[0].allow_tools[0]"), "{e}");
+        assert!(
+            e.starts_with("layer 'auth': api_keys[0] (a): sha256"),
+            "{e}"
+        );
+        let e = apply(
+            "layers:\n  - use: authorize\n    rules: [{match: {key: a}, allow_tools: ['[']}]\n",
+        )
+        .expect_err("bad glob");
+        assert!(
+            e.starts_with("layer 'authorize': rules[0].allow_tools[0]"),
+            "{e}"
+        );
     }
 
     #[test]

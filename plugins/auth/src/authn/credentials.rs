@@ -179,7 +179,9 @@ impl AuthenticateRequest for Authenticator {
                 Box::pin(async move {
                     match verifier {
                         Some(v) => v.verify(&token).await,
-                        None => Err(AuthError::invalid("JWT bearer tokens are not accepted here")),
+                        None => Err(AuthError::invalid(
+                            "JWT bearer tokens are not accepted here",
+                        )),
                     }
                 })
             }
@@ -260,9 +262,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_key_store_fails_closed() {
-        let auth = Authenticator::new().api_keys(|_: &str| async {
-            Err(crate::authn::KeyStoreError::new("database down"))
-        });
+        let auth = Authenticator::new()
+            .api_keys(|_: &str| async { Err(crate::authn::KeyStoreError::new("database down")) });
         let e = auth
             .authenticate(&parts(&[("x-api-key", "whatever")]))
             .await

@@ -106,7 +106,7 @@ where
                     };
                     match verdict {
                         Ok(identity) => {
-                            tracing::debug!(subject = %identity.subject, "authenticated");
+                            tracing::trace!(subject = %identity.subject, "authenticated");
                             parts.extensions.insert(identity);
                             let future = inner.call(Request::from_parts(parts, body));
                             this.state.set(State::Calling { future });

@@ -348,10 +348,10 @@ impl JwtVerifierBuilder {
     /// The verifier. Starts fetching a JWKS URL when called inside a tokio runtime.
     pub fn build(self) -> Result<JwtVerifier, ConfigError> {
         if self.issuers.iter().any(String::is_empty) {
-            return Err(ConfigError::new("jwt.issuer must not be empty"));
+            return Err(ConfigError::new("issuer must not be empty"));
         }
         if self.audiences.iter().any(String::is_empty) {
-            return Err(ConfigError::new("jwt.audience must not be empty"));
+            return Err(ConfigError::new("audience must not be empty"));
         }
         if let Some(bad) = self
             .claims_to_attributes
@@ -359,7 +359,7 @@ impl JwtVerifierBuilder {
             .find(|c| c.starts_with(attr::RESERVED_PREFIX))
         {
             return Err(ConfigError::new(format!(
-                "jwt.claims_to_attributes: '{bad}' starts with '{}', which is reserved for \
+                "claims_to_attributes: '{bad}' starts with '{}', which is reserved for \
                  attributes the gateway sets",
                 attr::RESERVED_PREFIX
             )));
@@ -367,7 +367,7 @@ impl JwtVerifierBuilder {
         let hs256 = match self.hs256 {
             Some(secret) if secret.len() < MIN_HS256_SECRET => {
                 return Err(ConfigError::new(format!(
-                    "jwt.hs256_secret is {} bytes long; use at least {MIN_HS256_SECRET}",
+                    "hs256_secret is {} bytes long; use at least {MIN_HS256_SECRET}",
                     secret.len()
                 )));
             }
@@ -376,7 +376,7 @@ impl JwtVerifierBuilder {
         };
         if hs256.is_none() && self.jwks.is_none() {
             return Err(ConfigError::new(
-                "jwt needs signing keys: set jwks_file, jwks_url or hs256_secret",
+                "no signing keys: set jwks_file, jwks_url or hs256_secret",
             ));
         }
         let jwks = self.jwks.map(Arc::new);
@@ -604,7 +604,10 @@ async fn refresher(jwks: Weak<Jwks>) {
     loop {
         let Some(strong) = jwks.upgrade() else { return };
         strong.fetch().await;
-        let every = strong.url.as_ref().map_or(DEFAULT_JWKS_REFRESH, |u| u.refresh);
+        let every = strong
+            .url
+            .as_ref()
+            .map_or(DEFAULT_JWKS_REFRESH, |u| u.refresh);
         drop(strong);
         tokio::time::sleep(every).await;
     }

@@ -123,9 +123,11 @@ where
         let auth = self.auth.clone();
         let check: BoxFuture<Result<Identity, AuthError>> =
             match std::panic::catch_unwind(AssertUnwindSafe(|| auth.authenticate(&parts))) {
-                Ok(check) => Box::pin(AssertUnwindSafe(check).catch_unwind().map(|r| {
-                    r.unwrap_or_else(|_| Err(AuthError::internal(panicked())))
-                })),
+                Ok(check) => Box::pin(
+                    AssertUnwindSafe(check)
+                        .catch_unwind()
+                        .map(|r| r.unwrap_or_else(|_| Err(AuthError::internal(panicked())))),
+                ),
                 Err(_) => Box::pin(std::future::ready(Err(AuthError::internal(panicked())))),
             };
         // The ready service handles this request; a fresh clone takes its place.

@@ -184,7 +184,9 @@ async fn a_custom_check_decides_who_the_caller_is() {
     let (response, req) = tokio::join!(call, serve_one(&mut handle));
     assert_eq!(response.expect("a response").status(), StatusCode::OK);
     assert_eq!(
-        req.extensions().get::<Identity>().map(|i| i.subject.as_str()),
+        req.extensions()
+            .get::<Identity>()
+            .map(|i| i.subject.as_str()),
         Some("bob")
     );
 }
@@ -219,7 +221,9 @@ async fn jwt_and_keys_work_side_by_side() {
         let (response, req) = tokio::join!(call, serve_one(&mut handle));
         assert_eq!(response.expect("a response").status(), StatusCode::OK);
         assert_eq!(
-            req.extensions().get::<Identity>().map(|i| i.subject.as_str()),
+            req.extensions()
+                .get::<Identity>()
+                .map(|i| i.subject.as_str()),
             Some(subject)
         );
     }

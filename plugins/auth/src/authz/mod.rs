@@ -113,7 +113,13 @@ impl<S> Authorize<S> {
 }
 
 impl Decide {
-    fn allows(&self, caller: Option<&Identity>, kind: ItemKind, method: &Method, name: &str) -> bool {
+    fn allows(
+        &self,
+        caller: Option<&Identity>,
+        kind: ItemKind,
+        method: &Method,
+        name: &str,
+    ) -> bool {
         let lookup = match kind {
             ItemKind::Resource => {
                 // A template is routed by its literal prefix, as reads of its URIs are.
@@ -154,8 +160,11 @@ impl Decide {
             Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
                 let uri = req.target()?;
                 (!self.allows(caller, ItemKind::Resource, method, uri)).then(|| {
-                    McpError::new(ErrorKind::ResourceNotFound, format!("resource not found: {uri}"))
-                        .with_data(serde_json::json!({"uri": uri}))
+                    McpError::new(
+                        ErrorKind::ResourceNotFound,
+                        format!("resource not found: {uri}"),
+                    )
+                    .with_data(serde_json::json!({"uri": uri}))
                 })
             }
             Method::CompletionComplete => {
@@ -174,20 +183,14 @@ impl Decide {
                 let params: Params = req.message.params_as().ok()?;
                 let r = params.reference;
                 match (r.kind.as_str(), r.name, r.uri) {
-                    ("ref/prompt", Some(name), _) => (!self.allows(
-                        caller,
-                        ItemKind::Prompt,
-                        &Method::PromptsGet,
-                        &name,
-                    ))
-                    .then(|| McpError::invalid_params(format!("unknown prompt: {name}"))),
-                    ("ref/resource", _, Some(uri)) => (!self.allows(
-                        caller,
-                        ItemKind::Resource,
-                        &Method::ResourcesRead,
-                        &uri,
-                    ))
-                    .then(|| McpError::invalid_params(format!("unknown resource: {uri}"))),
+                    ("ref/prompt", Some(name), _) => {
+                        (!self.allows(caller, ItemKind::Prompt, &Method::PromptsGet, &name))
+                            .then(|| McpError::invalid_params(format!("unknown prompt: {name}")))
+                    }
+                    ("ref/resource", _, Some(uri)) => {
+                        (!self.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &uri))
+                            .then(|| McpError::invalid_params(format!("unknown resource: {uri}")))
+                    }
                     _ => None,
                 }
             }
@@ -254,18 +257,21 @@ impl ListFilter {
             ListKind::Prompts => keys
                 .name
                 .is_some_and(|n| d.allows(caller, ItemKind::Prompt, &Method::PromptsGet, &n)),
-            ListKind::Resources => keys.uri.is_some_and(|u| {
-                d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &u)
-            }),
-            ListKind::Templates => keys.uri_template.is_some_and(|t| {
-                d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &t)
-            }),
+            ListKind::Resources => keys
+                .uri
+                .is_some_and(|u| d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &u)),
+            ListKind::Templates => keys
+                .uri_template
+                .is_some_and(|t| d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &t)),
         }
     }
 
     pub(crate) fn apply(&self, response: McpResponse) -> Result<McpResponse, McpError> {
         let bad = |e: serde_json::Error| {
-            McpError::internal(format!("could not filter the {} list: {e}", self.list.key()))
+            McpError::internal(format!(
+                "could not filter the {} list: {e}",
+                self.list.key()
+            ))
         };
         let mut page: IndexMap<String, Box<RawValue>> =
             serde_json::from_str(response.result.get()).map_err(bad)?;

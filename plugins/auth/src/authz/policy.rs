@@ -341,11 +341,7 @@ impl AccessPolicy for Rules {
             }
             allowed |= rule.permits(item);
         }
-        if matched {
-            allowed
-        } else {
-            self.default_allow
-        }
+        if matched { allowed } else { self.default_allow }
     }
 }
 
@@ -412,8 +408,7 @@ mod tests {
             name: "x://y",
             server: None,
         };
-        let limited =
-            Rules::deny_by_default().rule(Rule::for_key("k").allow_servers(["demo"])?);
+        let limited = Rules::deny_by_default().rule(Rule::for_key("k").allow_servers(["demo"])?);
         let open = Rules::deny_by_default().rule(Rule::for_key("k").allow_servers(["*"])?);
         let k = ApiKeys::identity("k");
         assert!(!limited.allows(Some(&k), &unknown));
