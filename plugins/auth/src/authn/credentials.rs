@@ -28,7 +28,7 @@ use crate::BoxFuture;
 ///     let user = parts.headers.get("x-forwarded-user").and_then(|v| v.to_str().ok()).map(str::to_owned);
 ///     async move {
 ///         let subject = user.ok_or_else(|| AuthError::missing("no X-Forwarded-User"))?;
-///         Ok(Identity { subject, attributes: vec![] })
+///         Ok::<_, AuthError>(Identity { subject, attributes: vec![] })
 ///     }
 /// });
 /// # let _ = layer;

@@ -11,9 +11,8 @@
 //! - `completion/complete`: a denied prompt or resource reference gets the aggregate's
 //!   -32602 `unknown prompt` / `unknown resource`.
 //!
-//! Which server an item belongs to comes from a [`Resolve`] — the gateway's
-//! [`Aggregate`](toolgate::aggregate::Aggregate) — so decisions follow the same routing table
-//! calls do.
+//! Which server an item belongs to comes from a [`Resolve`]: the gateway's `Aggregate`, so
+//! decisions follow the same routing table calls do.
 
 mod future;
 mod layer;

@@ -296,7 +296,7 @@ impl Rule {
     }
 }
 
-/// Rules plus a default for callers no rule matches. See the [module docs](self).
+/// Rules plus a default for callers no rule matches. See [`authz`](crate::authz).
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
