@@ -115,8 +115,10 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The router serves extra routes with or without a trailing slash; so does this check.
         let path = req.uri().path();
-        if self.public.iter().any(|p| p == path) {
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        if self.public.iter().any(|p| p == path || p == trimmed) {
             return ResponseFuture::pass(self.inner.call(req));
         }
         let (parts, body) = req.into_parts();
