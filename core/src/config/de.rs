@@ -951,6 +951,7 @@ struct RawSettings {
     session_idle_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     keep_alive: Option<Duration>,
+    allow_unauthenticated: Option<bool>,
 }
 
 const DURATION_EXPECTING: &str =
@@ -968,6 +969,7 @@ impl Section for RawSettings {
         "session_idle_timeout",
         "request_timeout",
         "keep_alive",
+        "allow_unauthenticated",
     ];
     const EXPECTING: &'static str = "a map of gateway settings";
 
@@ -1027,6 +1029,11 @@ impl Section for RawSettings {
             "keep_alive" => {
                 self.keep_alive = map.next_value_seed(Opt(duration(path)))?;
             }
+            "allow_unauthenticated" => {
+                self.allow_unauthenticated = map
+                    .next_value::<Option<bool>>()
+                    .map_err(|e| ctx.note(&path, e))?;
+            }
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -1055,6 +1062,9 @@ impl Section for RawSettings {
                 .unwrap_or(defaults.session_idle_timeout),
             request_timeout: self.request_timeout.unwrap_or(defaults.request_timeout),
             keep_alive: self.keep_alive.unwrap_or(defaults.keep_alive),
+            allow_unauthenticated: self
+                .allow_unauthenticated
+                .unwrap_or(defaults.allow_unauthenticated),
         })
     }
 }

@@ -165,6 +165,9 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Interval of keep-alive comments on idle SSE streams; default 15 seconds.
     pub keep_alive: Duration,
+    /// Whether the `toolgate` binary may listen on a non-loopback address without an `auth`
+    /// layer; default false (it refuses to start).
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for ServerSettings {
@@ -183,6 +186,7 @@ impl Default for ServerSettings {
             session_idle_timeout: Duration::from_secs(30 * 60),
             request_timeout: Duration::from_secs(60),
             keep_alive: Duration::from_secs(15),
+            allow_unauthenticated: false,
         }
     }
 }

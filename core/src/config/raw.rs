@@ -176,6 +176,9 @@ pub(crate) struct SettingsSchema {
     /// Interval of keep-alive comments on idle SSE streams (default 15 seconds): seconds, or a
     /// string such as `15s`.
     keep_alive: Option<DurationValue>,
+    /// Allow listening on a non-loopback address without an `auth` layer (default false:
+    /// the gateway refuses to start). Say `true` only behind something else that authenticates.
+    allow_unauthenticated: Option<bool>,
 }
 
 /// A duration: whole seconds, or a string such as `30s`, `5m`, `1h`, `1h30m`, `500ms`.

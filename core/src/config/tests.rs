@@ -904,6 +904,21 @@ server:
 }
 
 #[test]
+fn allow_unauthenticated_is_a_boolean_that_defaults_to_false() {
+    assert!(!yaml_ok("server: {}\n").server.allow_unauthenticated);
+    assert!(
+        yaml_ok("server:\n  allow_unauthenticated: true\n")
+            .server
+            .allow_unauthenticated
+    );
+    let err = yaml_err("server:\n  allow_unauthenticated: sometimes\n");
+    assert!(
+        err.to_string().contains("allow_unauthenticated"),
+        "the error names the key: {err}"
+    );
+}
+
+#[test]
 fn schema_describes_both_forms() {
     let schema = Config::json_schema();
     assert!(schema.is_object());

@@ -22,6 +22,26 @@ use toolgate::registry::Registry;
 /// Every layer a config file can name with `use:`, and the native-plugin loader for `dylib:`.
 fn registry() -> Registry {
     Registry::new()
+        .with(toolgate_auth::AuthFactory)
+        .with(toolgate_auth::AuthorizeFactory)
+}
+
+/// Refuses to serve HTTP on a non-loopback address without authentication, unless the config
+/// says `server.allow_unauthenticated: true`. Runs before anything is bound.
+fn check_exposure(config: &Config, listen: SocketAddr) -> anyhow::Result<()> {
+    use toolgate::config::LayerSource;
+    let authenticated = config.layers.iter().any(
+        |l| matches!(&l.source, LayerSource::Builtin(name) if name == toolgate_auth::factory::AUTH),
+    );
+    if listen.ip().is_loopback() || authenticated || config.server.allow_unauthenticated {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to listen on {listen} without authentication: anyone who can reach that \
+         address could use every upstream server. Add a `- use: auth` entry to `layers:` \
+         (see docs/policies/auth.md), listen on a loopback address (127.0.0.1), or set \
+         `server.allow_unauthenticated: true` if something in front of toolgate authenticates"
+    )
 }
 
 #[derive(Parser, Debug)]
@@ -116,6 +136,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli)?;
             // Resolves and validates every `layers:` entry without starting anything.
             GatewayBuilder::from_config_with(&config, &registry())?;
+            if !cli.stdio {
+                check_exposure(&config, cli.listen.unwrap_or(config.server.listen))?;
+            }
             eprintln!(
                 "config ok: {} upstream server(s): {}",
                 config.servers.len(),
@@ -140,6 +163,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let listen = cli.listen.unwrap_or(config.server.listen);
+    if !cli.stdio {
+        check_exposure(&config, listen)?;
+    }
     let gateway = GatewayBuilder::from_config_with(&config, &registry())?.build();
     let stop = gateway.shutdown_token();
     tokio::spawn({

@@ -1,0 +1,39 @@
+//! [`AuthorizeLayer`]: adds [`Authorize`] to an MCP-plane stack.
+
+use std::sync::Arc;
+
+use tower::Layer;
+
+use super::{AccessPolicy, Authorize, Decide, Resolve};
+
+/// Wraps a service in [`Authorize`].
+#[derive(Clone)]
+pub struct AuthorizeLayer {
+    decide: Decide,
+}
+
+impl std::fmt::Debug for AuthorizeLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeLayer").finish_non_exhaustive()
+    }
+}
+
+impl AuthorizeLayer {
+    /// Enforces `policy`; `resolve` (the gateway's aggregate) maps items to servers.
+    pub fn new(policy: impl AccessPolicy, resolve: impl Resolve) -> Self {
+        AuthorizeLayer {
+            decide: Decide {
+                policy: Arc::new(policy),
+                resolve: Arc::new(resolve),
+            },
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthorizeLayer {
+    type Service = Authorize<S>;
+
+    fn layer(&self, inner: S) -> Authorize<S> {
+        Authorize::from_decide(inner, self.decide.clone())
+    }
+}

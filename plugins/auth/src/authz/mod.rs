@@ -1,0 +1,335 @@
+//! Authorization on the MCP plane: [`Authorize`] lets each caller see and use only the servers,
+//! tools, prompts and resources its [`AccessPolicy`] allows.
+//!
+//! - `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`: denied items
+//!   are removed from the answer.
+//! - `tools/call`, `prompts/get`: a denied name is answered exactly like an unknown one
+//!   (-32602 `unknown tool: NAME` / `unknown prompt: NAME`), so a caller cannot tell a hidden
+//!   tool from a missing one.
+//! - `resources/read`, `resources/subscribe`, `resources/unsubscribe`: a denied URI gets the
+//!   aggregate's not-found answer (-32002 `resource not found: URI`).
+//! - `completion/complete`: a denied prompt or resource reference gets the aggregate's
+//!   -32602 `unknown prompt` / `unknown resource`.
+//!
+//! Which server an item belongs to comes from a [`Resolve`]: the gateway's `Aggregate`, so
+//! decisions follow the same routing table calls do.
+
+mod future;
+mod layer;
+mod policy;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
+use toolgate::aggregate::Aggregate;
+use toolgate::jsonrpc::Method;
+use toolgate::{ErrorKind, Identity, McpError, McpRequest, McpResponse};
+use tower::Service;
+
+pub use future::ResponseFuture;
+pub use layer::AuthorizeLayer;
+pub use policy::{AccessPolicy, Item, ItemKind, Matcher, Rule, Rules};
+
+/// Tells which upstream server serves a tool or prompt name or a resource URI.
+pub trait Resolve: Send + Sync + 'static {
+    /// The server of `target` (a `tools/call` / `prompts/get` name or a `resources/read` URI).
+    fn server_of(&self, method: &Method, target: &str) -> Option<String>;
+}
+
+impl Resolve for Aggregate {
+    fn server_of(&self, method: &Method, target: &str) -> Option<String> {
+        self.resolve(method, target).map(|r| r.server)
+    }
+}
+
+impl<F> Resolve for F
+where
+    F: Fn(&Method, &str) -> Option<String> + Send + Sync + 'static,
+{
+    fn server_of(&self, method: &Method, target: &str) -> Option<String> {
+        self(method, target)
+    }
+}
+
+/// Enforces an [`AccessPolicy`]; see the [module docs](self).
+pub struct Authorize<S> {
+    inner: S,
+    decide: Decide,
+}
+
+impl<S: Clone> Clone for Authorize<S> {
+    fn clone(&self) -> Self {
+        Authorize {
+            inner: self.inner.clone(),
+            decide: self.decide.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Authorize<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorize")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The policy and the resolver, shared by every clone of the service.
+#[derive(Clone)]
+pub(crate) struct Decide {
+    policy: Arc<dyn AccessPolicy>,
+    resolve: Arc<dyn Resolve>,
+}
+
+impl<S> Authorize<S> {
+    /// Wraps `inner`, enforcing `policy`; `resolve` maps items to servers.
+    pub fn new(inner: S, policy: impl AccessPolicy, resolve: impl Resolve) -> Self {
+        Authorize {
+            inner,
+            decide: Decide {
+                policy: Arc::new(policy),
+                resolve: Arc::new(resolve),
+            },
+        }
+    }
+    pub(crate) fn from_decide(inner: S, decide: Decide) -> Self {
+        Authorize { inner, decide }
+    }
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl Decide {
+    fn allows(
+        &self,
+        caller: Option<&Identity>,
+        kind: ItemKind,
+        method: &Method,
+        name: &str,
+    ) -> bool {
+        let lookup = match kind {
+            ItemKind::Resource => {
+                // A template is routed by its literal prefix, as reads of its URIs are.
+                name.split('{').next().unwrap_or(name)
+            }
+            _ => name,
+        };
+        let server = if lookup.is_empty() {
+            None
+        } else {
+            self.resolve.server_of(method, lookup)
+        };
+        self.policy.allows(
+            caller,
+            &Item {
+                kind,
+                name,
+                server: server.as_deref(),
+            },
+        )
+    }
+
+    /// The error a denied request gets, or `None` if it may proceed.
+    fn check(&self, req: &McpRequest) -> Option<McpError> {
+        let caller = req.ctx.identity.as_ref();
+        let method = req.method();
+        match method {
+            Method::ToolsCall | Method::PromptsGet => {
+                let name = req.target()?;
+                let (kind, what) = if *method == Method::ToolsCall {
+                    (ItemKind::Tool, "tool")
+                } else {
+                    (ItemKind::Prompt, "prompt")
+                };
+                (!self.allows(caller, kind, method, name))
+                    .then(|| McpError::invalid_params(format!("unknown {what}: {name}")))
+            }
+            Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
+                let uri = req.target()?;
+                (!self.allows(caller, ItemKind::Resource, method, uri)).then(|| {
+                    McpError::new(
+                        ErrorKind::ResourceNotFound,
+                        format!("resource not found: {uri}"),
+                    )
+                    .with_data(serde_json::json!({"uri": uri}))
+                })
+            }
+            Method::CompletionComplete => {
+                #[derive(serde::Deserialize)]
+                struct Params {
+                    #[serde(rename = "ref")]
+                    reference: Ref,
+                }
+                #[derive(serde::Deserialize)]
+                struct Ref {
+                    #[serde(rename = "type")]
+                    kind: String,
+                    name: Option<String>,
+                    uri: Option<String>,
+                }
+                let params: Params = req.message.params_as().ok()?;
+                let r = params.reference;
+                match (r.kind.as_str(), r.name, r.uri) {
+                    ("ref/prompt", Some(name), _) => {
+                        (!self.allows(caller, ItemKind::Prompt, &Method::PromptsGet, &name))
+                            .then(|| McpError::invalid_params(format!("unknown prompt: {name}")))
+                    }
+                    ("ref/resource", _, Some(uri)) => {
+                        (!self.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &uri))
+                            .then(|| McpError::invalid_params(format!("unknown resource: {uri}")))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which list a response is, for filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+    Templates,
+}
+
+impl ListKind {
+    fn of(method: &Method) -> Option<ListKind> {
+        Some(match method {
+            Method::ToolsList => ListKind::Tools,
+            Method::PromptsList => ListKind::Prompts,
+            Method::ResourcesList => ListKind::Resources,
+            Method::ResourceTemplatesList => ListKind::Templates,
+            _ => return None,
+        })
+    }
+    fn key(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources => "resources",
+            ListKind::Templates => "resourceTemplates",
+        }
+    }
+}
+
+/// Removes the items a caller may not see from one list answer.
+pub(crate) struct ListFilter {
+    decide: Decide,
+    caller: Option<Identity>,
+    list: ListKind,
+}
+
+impl ListFilter {
+    fn visible(&self, item: &RawValue) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Keys {
+            name: Option<String>,
+            uri: Option<String>,
+            #[serde(rename = "uriTemplate")]
+            uri_template: Option<String>,
+        }
+        // An item we cannot read is not shown: the filter fails closed.
+        let Ok(keys) = serde_json::from_str::<Keys>(item.get()) else {
+            return false;
+        };
+        let caller = self.caller.as_ref();
+        let d = &self.decide;
+        match self.list {
+            ListKind::Tools => keys
+                .name
+                .is_some_and(|n| d.allows(caller, ItemKind::Tool, &Method::ToolsCall, &n)),
+            ListKind::Prompts => keys
+                .name
+                .is_some_and(|n| d.allows(caller, ItemKind::Prompt, &Method::PromptsGet, &n)),
+            ListKind::Resources => keys
+                .uri
+                .is_some_and(|u| d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &u)),
+            ListKind::Templates => keys
+                .uri_template
+                .is_some_and(|t| d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &t)),
+        }
+    }
+
+    pub(crate) fn apply(&self, response: McpResponse) -> Result<McpResponse, McpError> {
+        let bad = |e: serde_json::Error| {
+            McpError::internal(format!(
+                "could not filter the {} list: {e}",
+                self.list.key()
+            ))
+        };
+        let mut page: IndexMap<String, Box<RawValue>> =
+            serde_json::from_str(response.result.get()).map_err(bad)?;
+        let Some(raw) = page.get(self.list.key()) else {
+            return Ok(response);
+        };
+        let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get()).map_err(bad)?;
+        let kept: Vec<&RawValue> = items
+            .iter()
+            .filter(|i| self.visible(i))
+            .map(|i| &**i)
+            .collect();
+        if kept.len() == items.len() {
+            return Ok(response);
+        }
+        let list = serde_json::value::to_raw_value(&kept).map_err(bad)?;
+        page.insert(self.list.key().to_string(), list);
+        Ok(McpResponse::new(
+            serde_json::value::to_raw_value(&page).map_err(bad)?,
+        ))
+    }
+}
+
+impl<S> Service<McpRequest> for Authorize<S>
+where
+    S: Service<McpRequest, Response = McpResponse>,
+    S::Error: From<McpError>,
+{
+    type Response = McpResponse;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        if let Some(error) = self.decide.check(&req) {
+            tracing::debug!(
+                method = %req.method().as_str(),
+                target = req.target().unwrap_or(""),
+                subject = req.ctx.identity.as_ref().map_or("", |i| i.subject.as_str()),
+                "denied by the access policy"
+            );
+            return ResponseFuture::denied(error);
+        }
+        match ListKind::of(req.method()) {
+            Some(list) => {
+                let filter = ListFilter {
+                    decide: self.decide.clone(),
+                    caller: req.ctx.identity.clone(),
+                    list,
+                };
+                ResponseFuture::filtered(self.inner.call(req), filter)
+            }
+            None => ResponseFuture::forward(self.inner.call(req)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
