@@ -209,6 +209,27 @@ impl GatewayBuilder {
         self
     }
 
+    /// Like [`GatewayBuilder::layer`], for a layer that needs the [`Aggregate`] (to resolve a
+    /// request's target to its upstream server, or to look at the catalog): `make` runs once,
+    /// when the gateway is built.
+    #[must_use]
+    pub fn layer_with<L, F>(mut self, make: F) -> Self
+    where
+        F: FnOnce(&Aggregate) -> L + Send + 'static,
+        L: Layer<McpService>,
+        L::Service: Service<crate::McpRequest, Response = crate::McpResponse, Error = crate::McpError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
+    {
+        self.stack.push(Box::new(move |inner, aggregate| {
+            McpService::new(make(aggregate).layer(inner))
+        }));
+        self
+    }
+
     /// Wraps the HTTP plane (every MCP, REST and extra route, after the Host/Origin guard) in
     /// `layer`; the first added is the outermost. HTTP-plane layers answer with a status
     /// instead of failing, and may put an [`Identity`](crate::Identity) in the request

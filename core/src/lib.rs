@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod gateway;
 pub mod jsonrpc;
+pub mod plugin_host;
 pub mod registry;
 pub mod server;
 pub mod session;
