@@ -56,6 +56,10 @@ impl LoadError {
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// What is wrong, without the path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 /// Which hook was running.

@@ -90,6 +90,8 @@ impl PluginHost {
             ));
         }
         let vtable = open_library(&checked, path)?;
+        let Checked { file, canonical } = checked;
+        keep_open(file);
         // SAFETY: `open_library` checked the ABI version, so the vtable follows this ABI.
         let schema = unsafe { schema_of(vtable) }.map_err(|e| {
             err(
@@ -108,7 +110,10 @@ impl PluginHost {
             .map(|e| {
                 let at = e.instance_path().to_string();
                 let at = if at.is_empty() { "/".to_owned() } else { at };
-                format!("at {at}: {e}")
+                match choices(&schema, &e.schema_path().to_string()) {
+                    Some(allowed) => format!("at {at}: {} is not one of {allowed}", e.instance()),
+                    None => format!("at {at}: {e}"),
+                }
             })
             .collect();
         if !problems.is_empty() {
@@ -140,7 +145,7 @@ impl PluginHost {
         tracing::info!(
             plugin = plugin.name(),
             version = plugin.version(),
-            path = %checked.canonical.display(),
+            path = %canonical.display(),
             sha256 = %digest,
             "loaded native plugin"
         );
@@ -160,7 +165,7 @@ impl DylibLoader for PluginHost {
         };
         let plugin = self
             .load(path, sha256.as_deref(), &spec.config, plugin_dirs)
-            .map_err(|e| LayerError::new(format!("dylib: {}", path.display()), e.to_string()))?;
+            .map_err(|e| LayerError::new(format!("dylib: {}", path.display()), e.message()))?;
         let timeout = self.hook_timeout;
         Ok(builder.layer_with(move |aggregate| {
             DylibLayer::new(plugin)
@@ -279,6 +284,25 @@ pub(crate) fn open_checked(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Check
     Ok(Checked { file, canonical })
 }
 
+/// For a failed `oneOf`/`anyOf` whose alternatives are all constants (how schemars writes a
+/// documented enum), the allowed values, e.g. `"pass", "panic"`: clearer than "not valid under
+/// any of the schemas listed".
+fn choices(schema: &Value, keyword: &str) -> Option<String> {
+    if !(keyword.ends_with("/oneOf") || keyword.ends_with("/anyOf")) {
+        return None;
+    }
+    let alternatives = schema.pointer(keyword)?.as_array()?;
+    let mut allowed = Vec::new();
+    for alt in alternatives {
+        match (alt.get("const"), alt.get("enum").and_then(Value::as_array)) {
+            (Some(c), _) => allowed.push(c.to_string()),
+            (None, Some(values)) => allowed.extend(values.iter().map(Value::to_string)),
+            _ => return None,
+        }
+    }
+    Some(allowed.join(", "))
+}
+
 fn sha256_hex(file: &mut File) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -361,4 +385,11 @@ fn open_library(checked: &Checked, path: &Path) -> Result<&'static PluginVTable,
     }
     // SAFETY: same version, so the pointer is a `PluginVTable` in static library memory.
     Ok(unsafe { &*vtable })
+}
+
+/// Keeps the descriptor a library was loaded through open for ever. The loader knows the
+/// library by the name `/proc/self/fd/N`; were `N` reused for the next plugin, `dlopen` would
+/// hand back the first library instead of loading the second.
+fn keep_open(file: File) {
+    std::mem::forget(file);
 }

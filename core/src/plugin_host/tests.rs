@@ -427,7 +427,7 @@ fn a_file_outside_the_plugin_dirs_is_refused() {
     let plugins = TempDir::new("plugins");
     let elsewhere = TempDir::new("elsewhere");
     let f = elsewhere.file("libx.so", b"x");
-    let e = load(&f, None, &[plugins.0.clone()]);
+    let e = load(&f, None, std::slice::from_ref(&plugins.0));
     assert_eq!(e.kind(), LoadErrorKind::OutsidePluginDirs);
     assert!(
         e.to_string().contains("outside the plugin directories"),
@@ -440,7 +440,7 @@ fn a_file_outside_the_plugin_dirs_is_refused() {
         .join(elsewhere.0.file_name().expect("name"))
         .join("libx.so");
     assert_eq!(
-        load(&sneaky, None, &[plugins.0.clone()]).kind(),
+        load(&sneaky, None, std::slice::from_ref(&plugins.0)).kind(),
         LoadErrorKind::OutsidePluginDirs
     );
 }
@@ -452,7 +452,7 @@ fn a_symlink_inside_pointing_outside_is_refused() {
     let target = elsewhere.file("libx.so", b"x");
     let link = plugins.0.join("libx.so");
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
-    let e = load(&link, None, &[plugins.0.clone()]);
+    let e = load(&link, None, std::slice::from_ref(&plugins.0));
     assert_eq!(e.kind(), LoadErrorKind::OutsidePluginDirs);
 }
 
@@ -461,7 +461,7 @@ fn world_writable_files_and_directories_are_refused() {
     let plugins = TempDir::new("plugins");
     let f = plugins.file("libx.so", b"x");
     set_mode(&f, 0o666);
-    let e = load(&f, None, &[plugins.0.clone()]);
+    let e = load(&f, None, std::slice::from_ref(&plugins.0));
     assert_eq!(e.kind(), LoadErrorKind::Permissions);
     assert!(e.to_string().contains("world-writable"), "{e}");
 
@@ -471,7 +471,7 @@ fn world_writable_files_and_directories_are_refused() {
     let f = sub.join("liby.so");
     std::fs::write(&f, b"y").expect("write");
     set_mode(&f, 0o644);
-    let e = load(&f, None, &[plugins.0.clone()]);
+    let e = load(&f, None, std::slice::from_ref(&plugins.0));
     assert_eq!(e.kind(), LoadErrorKind::Permissions);
     assert!(e.to_string().contains("directory"), "{e}");
 }
@@ -479,7 +479,11 @@ fn world_writable_files_and_directories_are_refused() {
 #[test]
 fn a_missing_file_says_where_it_looked() {
     let plugins = TempDir::new("plugins");
-    let e = load(&plugins.0.join("nope.so"), None, &[plugins.0.clone()]);
+    let e = load(
+        &plugins.0.join("nope.so"),
+        None,
+        std::slice::from_ref(&plugins.0),
+    );
     assert_eq!(e.kind(), LoadErrorKind::NotFound);
     assert!(e.to_string().contains("nope.so"), "{e}");
 }
@@ -488,7 +492,7 @@ fn a_missing_file_says_where_it_looked() {
 fn a_wrong_pin_is_refused_before_loading_and_shows_the_real_hash() {
     let plugins = TempDir::new("plugins");
     let f = plugins.file("libx.so", b"not a library");
-    let e = load(&f, Some(&"0".repeat(64)), &[plugins.0.clone()]);
+    let e = load(&f, Some(&"0".repeat(64)), std::slice::from_ref(&plugins.0));
     assert_eq!(e.kind(), LoadErrorKind::HashMismatch);
     use sha2::Digest;
     let real: String = sha2::Sha256::digest(b"not a library")
@@ -506,7 +510,7 @@ fn a_wrong_pin_is_refused_before_loading_and_shows_the_real_hash() {
 fn a_file_that_is_not_a_library_is_an_error_not_a_crash() {
     let plugins = TempDir::new("plugins");
     let f = plugins.file("libx.so", b"not a library");
-    let e = load(&f, None, &[plugins.0.clone()]);
+    let e = load(&f, None, std::slice::from_ref(&plugins.0));
     assert_eq!(e.kind(), LoadErrorKind::Open);
     assert!(e.to_string().contains("libx.so"), "{e}");
 }

@@ -21,7 +21,7 @@ use toolgate::registry::Registry;
 
 /// Every layer a config file can name with `use:`, and the native-plugin loader for `dylib:`.
 fn registry() -> Registry {
-    Registry::new()
+    Registry::new().with_dylib_loader(toolgate::plugin_host::PluginHost::new())
 }
 
 #[derive(Parser, Debug)]

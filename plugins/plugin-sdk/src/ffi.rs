@@ -1,6 +1,7 @@
 //! The `extern "C"` side of [`export_plugin!`](crate::export_plugin): generic functions that
 //! turn a [`Plugin`] into a [`PluginVTable`]. Each one parses its JSON input, calls the plugin
-//! under `catch_unwind`, and hands back a [`Buffer`] that only [`free_buffer`] frees.
+//! under `catch_unwind`, and hands back a [`Buffer`] that only the plugin's own `free_buffer`
+//! frees.
 //!
 //! Not part of the public API: use the macro.
 
