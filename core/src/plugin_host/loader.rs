@@ -287,7 +287,7 @@ pub(crate) fn open_checked(path: &Path, plugin_dirs: &[PathBuf]) -> Result<Check
 /// For a failed `oneOf`/`anyOf` whose alternatives are all constants (how schemars writes a
 /// documented enum), the allowed values, e.g. `"pass", "panic"`: clearer than "not valid under
 /// any of the schemas listed".
-fn choices(schema: &Value, keyword: &str) -> Option<String> {
+pub(crate) fn choices(schema: &Value, keyword: &str) -> Option<String> {
     if !(keyword.ends_with("/oneOf") || keyword.ends_with("/anyOf")) {
         return None;
     }

@@ -514,3 +514,30 @@ fn a_file_that_is_not_a_library_is_an_error_not_a_crash() {
     assert_eq!(e.kind(), LoadErrorKind::Open);
     assert!(e.to_string().contains("libx.so"), "{e}");
 }
+
+#[test]
+fn enum_choices_are_spelled_out() {
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    #[serde(rename_all = "snake_case")]
+    enum Mode {
+        /// First.
+        Pass,
+        /// Second.
+        Panic,
+    }
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Config {
+        mode: Mode,
+    }
+    let schema = serde_json::to_value(schemars::schema_for!(Config)).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let config = json!({"mode": "explode"});
+    let error = validator.iter_errors(&config).next().expect("one error");
+    assert_eq!(
+        loader::choices(&schema, &error.schema_path().to_string()).as_deref(),
+        Some(r#""pass", "panic""#)
+    );
+    assert_eq!(loader::choices(&schema, "/properties/mode/type"), None);
+}
