@@ -557,3 +557,41 @@ async fn plugin_layers_sit_in_the_ordered_layers_list() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn notifications_during_a_call_pass_the_plugin_in_order() -> anyhow::Result<()> {
+    // demo-server's progress messages read "step N/3"; a custom redactor pattern hides them.
+    let dir = PluginDir::with(&[REDACTOR])?;
+    let config = json!({"patterns": {"step_counter": "step [0-9]+/[0-9]+"}});
+    let (gateway, session) = demo_with(&dir, &[(dir.lib(REDACTOR), None, config)]).await?;
+    let token = json!("progress-1");
+    let exchange = session
+        .call_tool_with_progress("demo__sleep", json!({"ms": 300, "steps": 3}), token.clone())
+        .await?;
+    let progress = exchange.notifications("notifications/progress");
+    ensure!(
+        progress.len() == 3,
+        "every progress notification arrives: {:?}\n{}",
+        exchange.messages,
+        gateway.output()
+    );
+    for (i, note) in progress.iter().enumerate() {
+        let params = &note["params"];
+        ensure!(params["progressToken"] == token, "{note}");
+        ensure!(
+            params["progress"] == json!(i as f64 + 1.0),
+            "in order: {note}"
+        );
+        ensure!(
+            params["message"] == "[REDACTED:step_counter]",
+            "rewritten by the plugin: {note}"
+        );
+    }
+    ensure!(
+        exchange.messages.last() == Some(&exchange.response),
+        "the response comes last: {:?}",
+        exchange.messages
+    );
+    ensure!(text_of(exchange.result()?) == "slept 300ms");
+    Ok(())
+}
