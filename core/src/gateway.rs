@@ -198,8 +198,9 @@ impl GatewayBuilder {
         self
     }
 
-    /// Like [`GatewayBuilder::layer`], for layers that need the [`Aggregate`] (to tell which
-    /// server a tool belongs to): `make` is called with it when the gateway is built.
+    /// Like [`GatewayBuilder::layer`], for a layer that needs the [`Aggregate`] (to resolve a
+    /// request's target to its upstream server, or to look at the catalog): `make` runs once,
+    /// when the gateway is built.
     #[must_use]
     pub fn layer_with<L, F>(mut self, make: F) -> Self
     where

@@ -13,6 +13,7 @@ pub mod error;
 pub mod gateway;
 pub mod jsonrpc;
 mod lines;
+pub mod plugin_host;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -185,6 +185,22 @@ impl Aggregate {
             .collect()
     }
 
+    /// The definition of the exposed tool `exposed` as `tools/list` shows it now (for
+    /// policies that check what is being called, such as tool pinning).
+    pub fn tool(&self, exposed: &str) -> Option<Box<RawValue>> {
+        #[derive(serde::Deserialize)]
+        struct N<'a> {
+            #[serde(borrow)]
+            name: Cow<'a, str>,
+        }
+        self.catalog()
+            .tools
+            .items
+            .iter()
+            .find(|item| serde_json::from_str::<N<'_>>(item.get()).is_ok_and(|n| n.name == exposed))
+            .cloned()
+    }
+
     fn catalog(&self) -> Arc<Catalog> {
         self.inner
             .catalog

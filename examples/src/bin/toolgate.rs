@@ -24,6 +24,7 @@ fn registry() -> Registry {
     Registry::new()
         .with(toolgate_auth::AuthFactory)
         .with(toolgate_auth::AuthorizeFactory)
+        .with_dylib_loader(toolgate::plugin_host::PluginHost::new())
 }
 
 /// Refuses to serve HTTP on a non-loopback address without authentication, unless the config
