@@ -209,6 +209,39 @@ impl GatewayBuilder {
         self
     }
 
+    /// Like [`GatewayBuilder::layer`], with the layer made from the [`Aggregate`] once it exists:
+    /// for policies that decide per upstream server or tool (they resolve a request's target
+    /// with [`Aggregate::resolve`]).
+    #[must_use]
+    pub fn layer_with<L, F>(mut self, make: F) -> Self
+    where
+        F: FnOnce(&Aggregate) -> L + Send + 'static,
+        L: Layer<McpService>,
+        L::Service: Service<crate::McpRequest, Response = crate::McpResponse, Error = crate::McpError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
+    {
+        self.stack.push(Box::new(move |inner, aggregate| {
+            McpService::new(make(aggregate).layer(inner))
+        }));
+        self
+    }
+
+    /// The names of the upstreams added so far, in order (for layers that check the server
+    /// names their settings mention).
+    pub fn upstream_names(&self) -> impl Iterator<Item = &str> {
+        self.upstreams.iter().map(|(name, _, _)| name.as_str())
+    }
+
+    /// The time limit of one upstream request ([`UpstreamOptions::request_timeout`]): the
+    /// ceiling of any deadline a layer sets.
+    pub fn upstream_request_timeout(&self) -> Duration {
+        self.upstream_options.request_timeout
+    }
+
     /// Wraps the HTTP plane (every MCP, REST and extra route, after the Host/Origin guard) in
     /// `layer`; the first added is the outermost. HTTP-plane layers answer with a status
     /// instead of failing, and may put an [`Identity`](crate::Identity) in the request
