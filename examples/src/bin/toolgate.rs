@@ -22,6 +22,11 @@ use toolgate::registry::Registry;
 /// Every layer a config file can name with `use:`, and the native-plugin loader for `dylib:`.
 fn registry() -> Registry {
     Registry::new()
+        .with(toolgate_ratelimit::RateLimitFactory)
+        .with(toolgate_ratelimit::ConcurrencyLimitFactory)
+        .with(toolgate_timeout::TimeoutFactory)
+        .with(toolgate_filter::ToolFilterFactory)
+        .with(toolgate_logging::LoggingFactory)
 }
 
 #[derive(Parser, Debug)]

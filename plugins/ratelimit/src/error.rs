@@ -107,7 +107,7 @@ impl fmt::Debug for Error {
 }
 
 /// Whole milliseconds, rounded up so that waiting that long is always enough.
-fn ceil_millis(d: Duration) -> u64 {
+pub(crate) fn ceil_millis(d: Duration) -> u64 {
     let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX)
 }

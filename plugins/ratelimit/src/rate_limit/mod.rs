@@ -97,7 +97,7 @@ impl Limits {
                         "rate limit {} exceeded for {}; retry in {} ms",
                         rule.rate,
                         rule.scope.describe(facts),
-                        wait.as_millis().max(1)
+                        crate::error::ceil_millis(wait).max(1)
                     ),
                     wait,
                     facts.server.as_deref(),
