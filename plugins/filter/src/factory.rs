@@ -1,13 +1,10 @@
 //! The config-file name: `use: tool_filter`.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 use toolgate::gateway::GatewayBuilder;
 use toolgate::registry::{LayerError, LayerFactory, parse_config};
 
-use crate::layer::ToolFilterLayer;
-use crate::policy::Policy;
+use crate::layer::{ToolFilterLayer, ToolFilterPolicy};
 use crate::settings::ToolFilterSettings;
 
 /// `use: tool_filter` ([`ToolFilterSettings`]).
@@ -25,7 +22,8 @@ impl LayerFactory for ToolFilterFactory {
     }
     fn apply(&self, config: Value, builder: GatewayBuilder) -> Result<GatewayBuilder, LayerError> {
         let settings: ToolFilterSettings = parse_config(NAME, config)?;
-        let policy = Policy::new(&settings).map_err(|e| LayerError::new(NAME, e.to_string()))?;
+        let policy =
+            ToolFilterPolicy::new(&settings).map_err(|e| LayerError::new(NAME, e.to_string()))?;
         let known: Vec<&str> = builder.upstream_names().collect();
         if let Some(unknown) = policy.servers().find(|s| !known.contains(s)) {
             return Err(LayerError::new(
@@ -40,8 +38,7 @@ impl LayerFactory for ToolFilterFactory {
                 ),
             ));
         }
-        Ok(builder.layer_with(move |aggregate| {
-            ToolFilterLayer::from_policy(policy, Arc::new(aggregate.clone()))
-        }))
+        Ok(builder
+            .layer_with(move |aggregate| ToolFilterLayer::from_policy(policy, aggregate.clone())))
     }
 }

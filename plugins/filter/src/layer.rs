@@ -49,18 +49,42 @@ impl fmt::Debug for ToolFilterLayer {
     }
 }
 
+/// Checked, compiled tool-filter settings: build them once (where errors can be reported),
+/// then make layers with [`ToolFilterLayer::from_policy`] when the resolver exists.
+#[derive(Clone, Debug)]
+pub struct ToolFilterPolicy {
+    policy: Arc<Policy>,
+}
+
+impl ToolFilterPolicy {
+    /// Checks and compiles `settings` (globs, renames).
+    pub fn new(settings: &ToolFilterSettings) -> Result<Self, Error> {
+        Ok(ToolFilterPolicy {
+            policy: Arc::new(Policy::new(settings)?),
+        })
+    }
+    /// The servers with rules of their own (to check them against the configured upstreams).
+    pub fn servers(&self) -> impl Iterator<Item = &str> {
+        self.policy.servers()
+    }
+}
+
 impl ToolFilterLayer {
     /// A layer applying `settings`, resolving exposed tool names with `resolver` (the gateway's
-    /// `Aggregate`).
+    /// `Aggregate`). The filter cannot work without one, so it is not optional.
     pub fn new(settings: &ToolFilterSettings, resolver: impl Resolve) -> Result<Self, Error> {
         Ok(Self::from_policy(
-            Policy::new(settings)?,
-            Arc::new(resolver),
+            ToolFilterPolicy::new(settings)?,
+            resolver,
         ))
     }
-    pub(crate) fn from_policy(policy: Policy, resolver: Arc<dyn Resolve>) -> Self {
+    /// A layer applying `policy`, resolving exposed tool names with `resolver`.
+    pub fn from_policy(policy: ToolFilterPolicy, resolver: impl Resolve) -> Self {
         ToolFilterLayer {
-            shared: Arc::new(Shared { policy, resolver }),
+            shared: Arc::new(Shared {
+                policy: policy.policy,
+                resolver: Arc::new(resolver),
+            }),
         }
     }
 }

@@ -24,7 +24,7 @@ mod settings;
 pub use error::{Error, ErrorKind};
 pub use factory::ToolFilterFactory;
 pub use future::ResponseFuture;
-pub use layer::ToolFilterLayer;
+pub use layer::{ToolFilterLayer, ToolFilterPolicy};
 pub use service::ToolFilter;
 pub use settings::{ServerRules, ToolFilterSettings};
 
@@ -50,3 +50,8 @@ mod sealed {
 
 #[cfg(test)]
 mod tests;
+
+/// The examples of `docs/policies/tool-filter.md` are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policies/tool-filter.md")]
+struct DocsPage;

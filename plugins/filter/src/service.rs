@@ -17,7 +17,7 @@ use crate::policy::Policy;
 
 /// The policy and the resolver, shared by every clone of the layer and its services.
 pub(crate) struct Shared {
-    pub(crate) policy: Policy,
+    pub(crate) policy: Arc<Policy>,
     pub(crate) resolver: Arc<dyn Resolve>,
 }
 

@@ -59,3 +59,8 @@ mod sealed {
 
 #[cfg(test)]
 mod tests;
+
+/// The examples of `docs/policies/logging.md` are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policies/logging.md")]
+struct DocsPage;

@@ -85,3 +85,8 @@ mod sealed {
 
 #[cfg(test)]
 mod tests;
+
+/// The examples of `docs/policies/rate-limit.md` are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policies/rate-limit.md")]
+struct DocsPage;

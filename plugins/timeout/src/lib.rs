@@ -61,3 +61,8 @@ mod sealed {
 
 #[cfg(test)]
 mod tests;
+
+/// The examples of `docs/policies/timeout.md` are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policies/timeout.md")]
+struct DocsPage;
