@@ -133,7 +133,10 @@ impl From<Error> for McpError {
             data.insert("busy".into(), true.into());
         }
         let retry_after = inner.retry_after.unwrap_or(BUSY_RETRY_HINT);
-        data.insert("retry_after_ms".into(), ceil_millis(retry_after).into());
+        data.insert(
+            "retry_after_ms".into(),
+            ceil_millis(retry_after).max(1).into(),
+        );
         if let Some(limit) = inner.limit {
             data.insert("limit".into(), limit.into());
         }
