@@ -219,6 +219,18 @@ impl GatewayBuilder {
         self
     }
 
+    /// The names of the upstreams added so far, in order (for layers that check the server
+    /// names their settings mention).
+    pub fn upstream_names(&self) -> impl Iterator<Item = &str> {
+        self.upstreams.iter().map(|(name, _, _)| name.as_str())
+    }
+
+    /// The time limit of one upstream request ([`UpstreamOptions::request_timeout`]): the
+    /// ceiling of any deadline a layer sets.
+    pub fn upstream_request_timeout(&self) -> Duration {
+        self.upstream_options.request_timeout
+    }
+
     /// Wraps the HTTP plane (every MCP, REST and extra route, after the Host/Origin guard) in
     /// `layer`; the first added is the outermost. HTTP-plane layers answer with a status
     /// instead of failing, and may put an [`Identity`](crate::Identity) in the request

@@ -55,6 +55,29 @@ pub struct Resolved {
     pub original: String,
 }
 
+/// Tells a policy which upstream serves a request's target, and under which name: the
+/// [`Aggregate`] does it from its routing tables; tests and custom stacks may use a closure.
+pub trait Resolve: Send + Sync + 'static {
+    /// The server and original name behind `target` (a tool or prompt name as exposed, or a
+    /// resource URI) for `method`; `None` when nothing serves it.
+    fn resolve(&self, method: &Method, target: &str) -> Option<Resolved>;
+}
+
+impl Resolve for Aggregate {
+    fn resolve(&self, method: &Method, target: &str) -> Option<Resolved> {
+        Aggregate::resolve(self, method, target)
+    }
+}
+
+impl<F> Resolve for F
+where
+    F: Fn(&Method, &str) -> Option<Resolved> + Send + Sync + 'static,
+{
+    fn resolve(&self, method: &Method, target: &str) -> Option<Resolved> {
+        self(method, target)
+    }
+}
+
 /// Health of one upstream, for `/readyz` and logs.
 #[derive(Debug, Clone)]
 pub struct MemberHealth {

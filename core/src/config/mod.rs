@@ -52,6 +52,13 @@ pub fn expand_env(input: &str) -> Result<String, ConfigError> {
         .map_err(|issue| ConfigError::new(issue.kind, issue.message, None, None, None))
 }
 
+/// Parses a duration the way the config file writes them: whole seconds (`"30"`) or
+/// number-unit pairs with units `ms`, `s`, `m`, `h` (`"30s"`, `"5m"`, `"1h30m"`, `"500ms"`);
+/// zero is refused. For layers whose settings hold durations; the error says what to write.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    values::parse_duration(text.to_owned()).map_err(|issue| issue.message)
+}
+
 /// A complete, validated gateway configuration.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {

@@ -24,6 +24,11 @@ fn registry() -> Registry {
     Registry::new()
         .with(toolgate_auth::AuthFactory)
         .with(toolgate_auth::AuthorizeFactory)
+        .with(toolgate_ratelimit::RateLimitFactory)
+        .with(toolgate_ratelimit::ConcurrencyLimitFactory)
+        .with(toolgate_timeout::TimeoutFactory)
+        .with(toolgate_filter::ToolFilterFactory)
+        .with(toolgate_logging::LoggingFactory)
         .with_dylib_loader(toolgate::plugin_host::PluginHost::new())
 }
 
