@@ -8,6 +8,7 @@
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
 
 mod handshake;
+pub mod hook;
 pub mod remote;
 pub mod sse;
 pub mod stdio;
@@ -93,7 +94,7 @@ pub enum ListKind {
 }
 
 /// Settings shared by every upstream transport.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamOptions {
     /// How long a forwarded request may take before it is cancelled upstream.
     pub request_timeout: Duration,
@@ -252,6 +253,20 @@ impl Upstream {
         downstream: Downstream,
         cancel: &CancellationToken,
     ) -> Result<Box<RawValue>, McpError> {
+        self.call_with_headers(method, params, downstream, cancel, &http::HeaderMap::new())
+            .await
+    }
+
+    /// [`Upstream::call`] with extra `headers` on the HTTP request that carries it (HTTP
+    /// upstreams only; for trace context).
+    pub async fn call_with_headers(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        downstream: Downstream,
+        cancel: &CancellationToken,
+        headers: &http::HeaderMap,
+    ) -> Result<Box<RawValue>, McpError> {
         let shared = &self.shared;
         let link = {
             let status = shared.status.borrow();
@@ -278,7 +293,7 @@ impl Upstream {
                 format!("upstream '{}' is not connected", shared.name),
             ));
         };
-        table::call(shared, &link, method, params, downstream, cancel).await
+        table::call(shared, &link, method, params, downstream, cancel, headers).await
     }
 }
 
