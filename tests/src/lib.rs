@@ -5,7 +5,8 @@
 //! - [`gateway`], [`demo`] and [`everything`] start toolgate, demo-server and
 //!   `@modelcontextprotocol/server-everything`;
 //! - [`config`] writes gateway configs; [`http`] and [`sse`] are a small raw MCP-over-HTTP client;
-//! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
+//! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`;
+//! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
 //! hanging the run. A missing binary or peer fails the test with a message saying how to get it.
@@ -25,6 +26,7 @@ pub mod everything;
 pub mod gateway;
 pub mod http;
 pub mod net;
+pub mod otlp;
 pub mod paths;
 pub mod proc_tree;
 pub mod process;
