@@ -792,3 +792,96 @@ impl GatewayBuilder {
         Ok(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatcher::Inbound;
+    use crate::jsonrpc::{JsonRpcRequest, Method, RequestId};
+    use crate::session::{Session, SessionInfo, TransportKind};
+    use crate::{McpRequest, McpResponse};
+
+    /// A layer that answers every request itself with `{"from": text}`.
+    fn answering(text: &'static str) -> impl Layer<McpService, Service = McpService> + Send {
+        tower::layer::layer_fn(move |_inner: McpService| {
+            McpService::new(tower::service_fn(move |_req: McpRequest| async move {
+                McpResponse::from_typed(&serde_json::json!({ "from": text }))
+            }))
+        })
+    }
+
+    async fn ask(dispatcher: &Dispatcher, session: &Arc<Session>) -> String {
+        let req = JsonRpcRequest::new(RequestId::Number(1), Method::ToolsList, None);
+        let frame = dispatcher
+            .request(session, req, Inbound::default())
+            .await
+            .expect("an answer");
+        String::from_utf8_lossy(&frame).into_owned()
+    }
+
+    #[tokio::test]
+    async fn reload_swaps_the_stack_and_routes_for_running_sessions() {
+        let gateway = GatewayBuilder::new().layer(answering("old")).build();
+        let dispatcher = gateway.dispatcher().clone();
+        let session = Arc::new(Session::new(SessionInfo::new(None, TransportKind::Stdio)));
+        assert!(ask(&dispatcher, &session).await.contains("old"));
+        let extra = |req_path: &'static str| {
+            Request::get(req_path)
+                .header(http::header::HOST, "localhost")
+                .body(http_body_util::Empty::<Bytes>::new())
+                .expect("request")
+        };
+        let before = gateway.router().oneshot(extra("/extra")).await;
+        assert_eq!(before.map(|r| r.status()).ok(), Some(StatusCode::NOT_FOUND));
+
+        let reloaded = gateway.reload(GatewayBuilder::new().layer(answering("new")).route(
+            "/extra",
+            |_| {
+                HttpService::new(tower::service_fn(|_req: HttpRequest| async {
+                    Ok::<_, Infallible>(crate::server::plain(StatusCode::OK, "extra"))
+                }))
+            },
+        ));
+        assert!(reloaded.needs_restart.is_empty(), "{reloaded:?}");
+        // The same session and the same dispatcher clone now reach the new stack.
+        assert!(ask(&dispatcher, &session).await.contains("new"));
+        let after = gateway.router().oneshot(extra("/extra")).await;
+        assert_eq!(after.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    }
+
+    #[test]
+    fn changes_that_need_a_restart_are_named() {
+        let spec = |cmd: &str| StdioSpec {
+            command: cmd.into(),
+            ..Default::default()
+        };
+        let old = GatewayBuilder::new()
+            .stdio("a", spec("x"))
+            .stdio("b", spec("y"));
+        let new = GatewayBuilder::new()
+            .stdio("a", spec("x2"))
+            .stdio("c", spec("z"))
+            .http_options(HttpOptions {
+                max_body_bytes: 1,
+                ..HttpOptions::default()
+            });
+        let changes = RestartSettings::of(&old).changes(&RestartSettings::of(&new));
+        assert_eq!(
+            changes,
+            [
+                "mcp_servers.a changed",
+                "mcp_servers.c added",
+                "mcp_servers.b removed",
+                "server.max_body_bytes changed"
+            ]
+        );
+        let same = GatewayBuilder::new()
+            .stdio("a", spec("x"))
+            .stdio("b", spec("y"));
+        assert!(
+            RestartSettings::of(&old)
+                .changes(&RestartSettings::of(&same))
+                .is_empty()
+        );
+    }
+}
