@@ -11,7 +11,7 @@
 //! present, `_meta` is the parent and the HTTP context is linked.
 //!
 //! For every call the aggregate forwards upstream on the request's behalf, a `CLIENT` span is
-//! started as a child (through the [`UpstreamHook`](toolgate::upstream::hook::UpstreamHook) core
+//! started as a child (through the [`UpstreamHook`] core
 //! offers), and its context goes upstream in `params._meta.traceparent` and, on HTTP upstreams,
 //! in the `traceparent` header. Params are rewritten only when this layer is in the stack.
 
