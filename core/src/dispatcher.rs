@@ -3,10 +3,13 @@
 //! It answers what belongs to the session itself — `initialize` (version negotiation with rmcp
 //! types), `ping`, `server/discover`, `notifications/cancelled` — and turns every other request
 //! into an [`McpRequest`] for the MCP-plane stack. The caller's id is kept here and put back on
-//! the answer, so nothing below ever sees or reuses a client's id.
+//! the answer, so nothing below ever sees or reuses a client's id. The stack can be replaced
+//! while requests run ([`Dispatcher::replace_service`], for config reload): each request uses
+//! the stack that was current when it arrived.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use rmcp::model::{
     DiscoverResult, Implementation, InitializeRequestParams, InitializeResult, PromptsCapability,
@@ -28,9 +31,9 @@ pub struct Dispatcher {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Inner {
-    service: McpService,
+    service: ArcSwap<McpService>,
     server_info: Implementation,
     instructions: Option<String>,
     capabilities: ServerCapabilities,
@@ -65,7 +68,7 @@ impl Dispatcher {
         capabilities.logging = Some(Default::default());
         Dispatcher {
             inner: Arc::new(Inner {
-                service,
+                service: ArcSwap::from_pointee(service),
                 server_info: Implementation::new("toolgate", env!("CARGO_PKG_VERSION")),
                 instructions: None,
                 capabilities,
@@ -76,16 +79,27 @@ impl Dispatcher {
     /// Sets the `instructions` sent in `initialize`.
     #[must_use]
     pub fn with_instructions(self, instructions: impl Into<String>) -> Self {
-        let mut inner = Arc::unwrap_or_clone(self.inner);
-        inner.instructions = Some(instructions.into());
+        let inner = Inner {
+            service: ArcSwap::new(self.inner.service.load_full()),
+            server_info: self.inner.server_info.clone(),
+            instructions: Some(instructions.into()),
+            capabilities: self.inner.capabilities.clone(),
+        };
         Dispatcher {
             inner: Arc::new(inner),
         }
     }
 
-    /// The MCP-plane stack requests go to.
-    pub fn service(&self) -> &McpService {
-        &self.inner.service
+    /// The MCP-plane stack requests go to now.
+    pub fn service(&self) -> McpService {
+        McpService::clone(&self.inner.service.load())
+    }
+
+    /// Replaces the MCP-plane stack for every transport using this dispatcher (and its clones);
+    /// requests already running finish on the old one. Returns the old stack.
+    pub fn replace_service(&self, service: McpService) -> McpService {
+        let old = self.inner.service.swap(Arc::new(service));
+        Arc::unwrap_or_clone(old)
     }
 
     /// The protocol version answered to a client that asked for `requested`.
@@ -137,12 +151,7 @@ impl Dispatcher {
                     cancel,
                     extensions: inbound.extensions,
                 };
-                let out = self
-                    .inner
-                    .service
-                    .clone()
-                    .oneshot(McpRequest::new(req, ctx))
-                    .await;
+                let out = self.service().oneshot(McpRequest::new(req, ctx)).await;
                 session.end(&id);
                 out.map(|r| r.result)
             }

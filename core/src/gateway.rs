@@ -2,7 +2,8 @@
 //!
 //! [`GatewayBuilder`] is the Rust API (the `toolgate` binary builds one from the config file);
 //! [`Gateway::router`] is the HTTP service to mount, [`Gateway::serve`] runs it on a listener,
-//! [`Gateway::serve_stdio`] on stdin/stdout.
+//! [`Gateway::serve_stdio`] on stdin/stdout. [`Gateway::reload`] swaps in the layers, routes and
+//! Host/Origin policy of a new builder while serving: sessions and upstreams stay as they are.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
@@ -45,6 +47,10 @@ pub struct GatewayParts {
     pub aggregate: Aggregate,
     /// The dispatcher (answers `initialize`, `ping`, … and calls `service`).
     pub dispatcher: Dispatcher,
+    /// The Streamable HTTP endpoint (sessions open: `session_count`).
+    pub streamable: StreamableHttpService,
+    /// The legacy HTTP+SSE endpoint (sessions open: `session_count`).
+    pub sse: SseService,
 }
 
 /// Builds a [`Gateway`].
@@ -266,6 +272,7 @@ impl GatewayBuilder {
     /// Starts the upstreams and assembles the stack. Must run inside a tokio runtime.
     pub fn build(self) -> Gateway {
         let shutdown = CancellationToken::new();
+        let settings = RestartSettings::of(&self);
         let members: Vec<Member> = self
             .upstreams
             .into_iter()
@@ -280,11 +287,8 @@ impl GatewayBuilder {
             })
             .collect();
         let aggregate = Aggregate::new(members, self.separator, self.page_size);
-        let mut service = McpService::new(aggregate.clone());
-        for wrap in self.stack.into_iter().rev() {
-            service = wrap(service, &aggregate);
-        }
-        let dispatcher = Dispatcher::new(service);
+        let service = mcp_plane(self.stack, &aggregate);
+        let dispatcher = Dispatcher::new(service.clone());
         let streamable = StreamableHttpService::new(
             dispatcher.clone(),
             self.http.clone(),
@@ -296,40 +300,151 @@ impl GatewayBuilder {
             "/messages",
             Some(aggregate.notification_sender()),
         );
-        let mcp_path: Arc<str> = self.mcp_path.trim_end_matches('/').into();
         let parts = GatewayParts {
-            service: dispatcher.service().clone(),
+            service,
             aggregate: aggregate.clone(),
-            dispatcher: dispatcher.clone(),
-        };
-        let extra: HashMap<String, HttpService> = self
-            .routes
-            .into_iter()
-            .map(|(path, make)| (path, make(&parts)))
-            .collect();
-        let routes = Routes {
+            dispatcher,
             streamable,
             sse,
-            mcp_path: mcp_path.clone(),
-            extra: Arc::new(extra),
         };
-        let mut http = HttpService::new(routes);
-        for wrap in self.http_stack.into_iter().rev() {
-            http = wrap(http);
-        }
-        let guarded = HttpService::new(OriginGuardLayer::new(self.origin).layer(http));
+        let guarded = http_plane(
+            &parts,
+            &self.mcp_path,
+            self.routes,
+            self.http_stack,
+            self.origin,
+        );
         Gateway {
             inner: Arc::new(GatewayInner {
                 router: Router {
-                    guarded,
-                    aggregate: aggregate.clone(),
+                    guarded: Arc::new(ArcSwap::from_pointee(guarded)),
+                    aggregate,
                 },
-                aggregate,
-                dispatcher,
+                parts,
+                settings,
                 shutdown,
             }),
         }
     }
+}
+
+/// The MCP-plane stack: the layers (the first added outermost) over the aggregate.
+fn mcp_plane(stack: Vec<StackFn>, aggregate: &Aggregate) -> McpService {
+    let mut service = McpService::new(aggregate.clone());
+    for wrap in stack.into_iter().rev() {
+        service = wrap(service, aggregate);
+    }
+    service
+}
+
+/// Everything behind the Host/Origin guard: the HTTP-plane layers (the first added outermost)
+/// over the MCP endpoint and the extra routes, built from `parts`.
+fn http_plane(
+    parts: &GatewayParts,
+    mcp_path: &str,
+    routes: Vec<(String, RouteFn)>,
+    http_stack: Vec<HttpStackFn>,
+    origin: OriginPolicy,
+) -> HttpService {
+    let extra: HashMap<String, HttpService> = routes
+        .into_iter()
+        .map(|(path, make)| (path, make(parts)))
+        .collect();
+    let routes = Routes {
+        streamable: parts.streamable.clone(),
+        sse: parts.sse.clone(),
+        mcp_path: mcp_path.trim_end_matches('/').into(),
+        extra: Arc::new(extra),
+    };
+    let mut http = HttpService::new(routes);
+    for wrap in http_stack.into_iter().rev() {
+        http = wrap(http);
+    }
+    HttpService::new(OriginGuardLayer::new(origin).layer(http))
+}
+
+/// The settings a reload cannot change: upstreams and transport limits.
+#[derive(Debug, Clone, PartialEq)]
+struct RestartSettings {
+    upstreams: Vec<(String, UpstreamSpec, ToolFilter)>,
+    separator: Option<String>,
+    page_size: usize,
+    http: HttpOptions,
+    upstream_options: UpstreamOptions,
+}
+
+impl RestartSettings {
+    fn of(b: &GatewayBuilder) -> Self {
+        RestartSettings {
+            upstreams: b.upstreams.clone(),
+            separator: b.separator.clone(),
+            page_size: b.page_size,
+            http: b.http.clone(),
+            upstream_options: b.upstream_options.clone(),
+        }
+    }
+
+    /// What `new` changes, in config-file terms.
+    fn changes(&self, new: &RestartSettings) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, spec, filter) in &new.upstreams {
+            match self.upstreams.iter().find(|u| &u.0 == name) {
+                None => out.push(format!("mcp_servers.{name} added")),
+                Some((_, s, f)) if s != spec || f != filter => {
+                    out.push(format!("mcp_servers.{name} changed"))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, _, _) in &self.upstreams {
+            if !new.upstreams.iter().any(|u| &u.0 == name) {
+                out.push(format!("mcp_servers.{name} removed"));
+            }
+        }
+        let (o, n) = (&self.http, &new.http);
+        let (ou, nu) = (&self.upstream_options, &new.upstream_options);
+        for (changed, what) in [
+            (self.separator != new.separator, "server.separator"),
+            (self.page_size != new.page_size, "page size"),
+            (
+                o.max_body_bytes != n.max_body_bytes,
+                "server.max_body_bytes",
+            ),
+            (
+                o.session_idle_timeout != n.session_idle_timeout,
+                "server.session_idle_timeout",
+            ),
+            (o.keep_alive != n.keep_alive, "server.keep_alive"),
+            (
+                o.max_sessions != n.max_sessions || o.stream_queue != n.stream_queue,
+                "HTTP session limits",
+            ),
+            (
+                ou.request_timeout != nu.request_timeout,
+                "server.request_timeout",
+            ),
+            (
+                ou.connect_timeout != nu.connect_timeout
+                    || ou.initial_backoff != nu.initial_backoff
+                    || ou.max_backoff != nu.max_backoff,
+                "upstream connection settings",
+            ),
+        ] {
+            if changed {
+                out.push(format!("{what} changed"));
+            }
+        }
+        out
+    }
+}
+
+/// What [`Gateway::reload`] did.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// Settings the new builder changes that take effect only after a restart (upstreams,
+    /// transport limits), in config-file terms: `mcp_servers.github changed`.
+    pub needs_restart: Vec<String>,
 }
 
 /// A running gateway.
@@ -340,8 +455,9 @@ pub struct Gateway {
 
 #[derive(Debug)]
 struct GatewayInner {
-    aggregate: Aggregate,
-    dispatcher: Dispatcher,
+    /// What lives as long as the gateway (`service` is the stack it was built with).
+    parts: GatewayParts,
+    settings: RestartSettings,
     router: Router,
     shutdown: CancellationToken,
 }
@@ -349,11 +465,36 @@ struct GatewayInner {
 impl Gateway {
     /// The aggregate (health, tool names, notifications).
     pub fn aggregate(&self) -> &Aggregate {
-        &self.inner.aggregate
+        &self.inner.parts.aggregate
     }
     /// The dispatcher, to serve other transports.
     pub fn dispatcher(&self) -> &Dispatcher {
-        &self.inner.dispatcher
+        &self.inner.parts.dispatcher
+    }
+
+    /// Rebuilds the MCP-plane stack, the HTTP-plane layers, the extra routes, the MCP path and
+    /// the Host/Origin policy from `builder`, and swaps them in while serving: sessions stay
+    /// open, requests in flight finish on the old stack, new ones take the new. Upstreams and
+    /// transport limits stay as they are; where `builder` differs there, the difference is
+    /// listed in [`Reloaded::needs_restart`]. Must run inside a tokio runtime.
+    pub fn reload(&self, builder: GatewayBuilder) -> Reloaded {
+        let needs_restart = self.inner.settings.changes(&RestartSettings::of(&builder));
+        let old = &self.inner.parts;
+        let service = mcp_plane(builder.stack, &old.aggregate);
+        let parts = GatewayParts {
+            service: service.clone(),
+            ..old.clone()
+        };
+        let guarded = http_plane(
+            &parts,
+            &builder.mcp_path,
+            builder.routes,
+            builder.http_stack,
+            builder.origin,
+        );
+        old.dispatcher.replace_service(service);
+        self.inner.router.guarded.store(Arc::new(guarded));
+        Reloaded { needs_restart }
     }
     /// The HTTP service: the MCP endpoint plus `/healthz` and `/readyz`. Mount it in a hyper or
     /// axum app, or use [`Gateway::serve`].
@@ -372,7 +513,7 @@ impl Gateway {
     /// Waits until every upstream has stopped after [`Gateway::shutdown`], at most `limit`.
     pub async fn wait_stopped(&self, limit: Duration) {
         let all = async {
-            for m in self.inner.aggregate.members() {
+            for m in self.aggregate().members() {
                 let mut rx = m.upstream.watch_status();
                 let _ = rx
                     .wait_for(|s| matches!(s, UpstreamStatus::Down { reason } if reason == crate::upstream::STOPPED))
@@ -419,8 +560,8 @@ impl Gateway {
     /// Serves MCP on stdin/stdout until stdin closes or [`Gateway::shutdown`].
     pub async fn serve_stdio(&self) -> std::io::Result<()> {
         crate::server::stdio::serve_stdio(
-            self.inner.dispatcher.clone(),
-            Some(self.inner.aggregate.subscribe()),
+            self.dispatcher().clone(),
+            Some(self.aggregate().subscribe()),
             None,
             self.inner.shutdown.clone(),
         )
@@ -429,10 +570,11 @@ impl Gateway {
 }
 
 /// The gateway's HTTP routes. `/healthz` and `/readyz` are answered directly; everything
-/// else goes through the Host/Origin guard and the HTTP-plane layers to [`Routes`].
+/// else goes through the Host/Origin guard and the HTTP-plane layers to [`Routes`] — as they
+/// are after the latest [`Gateway::reload`].
 #[derive(Clone, Debug)]
 pub struct Router {
-    guarded: HttpService,
+    guarded: Arc<ArcSwap<HttpService>>,
     aggregate: Aggregate,
 }
 
@@ -453,7 +595,10 @@ where
         let resp = match req.uri().path() {
             "/healthz" => crate::server::plain(StatusCode::OK, "ok"),
             "/readyz" => readyz(&self.aggregate),
-            _ => return Box::pin(self.guarded.clone().oneshot(box_request(req))),
+            _ => {
+                let guarded = HttpService::clone(&self.guarded.load());
+                return Box::pin(guarded.oneshot(box_request(req)));
+            }
         };
         Box::pin(async move { Ok(resp) })
     }
@@ -633,5 +778,98 @@ impl GatewayBuilder {
             b = b.upstream(name.clone(), spec, filter);
         }
         Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatcher::Inbound;
+    use crate::jsonrpc::{JsonRpcRequest, Method, RequestId};
+    use crate::session::{Session, SessionInfo, TransportKind};
+    use crate::{McpRequest, McpResponse};
+
+    /// A layer that answers every request itself with `{"from": text}`.
+    fn answering(text: &'static str) -> impl Layer<McpService, Service = McpService> + Send {
+        tower::layer::layer_fn(move |_inner: McpService| {
+            McpService::new(tower::service_fn(move |_req: McpRequest| async move {
+                McpResponse::from_typed(&serde_json::json!({ "from": text }))
+            }))
+        })
+    }
+
+    async fn ask(dispatcher: &Dispatcher, session: &Arc<Session>) -> String {
+        let req = JsonRpcRequest::new(RequestId::Number(1), Method::ToolsList, None);
+        let frame = dispatcher
+            .request(session, req, Inbound::default())
+            .await
+            .expect("an answer");
+        String::from_utf8_lossy(&frame).into_owned()
+    }
+
+    #[tokio::test]
+    async fn reload_swaps_the_stack_and_routes_for_running_sessions() {
+        let gateway = GatewayBuilder::new().layer(answering("old")).build();
+        let dispatcher = gateway.dispatcher().clone();
+        let session = Arc::new(Session::new(SessionInfo::new(None, TransportKind::Stdio)));
+        assert!(ask(&dispatcher, &session).await.contains("old"));
+        let extra = |req_path: &'static str| {
+            Request::get(req_path)
+                .header(http::header::HOST, "localhost")
+                .body(http_body_util::Empty::<Bytes>::new())
+                .expect("request")
+        };
+        let before = gateway.router().oneshot(extra("/extra")).await;
+        assert_eq!(before.map(|r| r.status()).ok(), Some(StatusCode::NOT_FOUND));
+
+        let reloaded = gateway.reload(GatewayBuilder::new().layer(answering("new")).route(
+            "/extra",
+            |_| {
+                HttpService::new(tower::service_fn(|_req: HttpRequest| async {
+                    Ok::<_, Infallible>(crate::server::plain(StatusCode::OK, "extra"))
+                }))
+            },
+        ));
+        assert!(reloaded.needs_restart.is_empty(), "{reloaded:?}");
+        // The same session and the same dispatcher clone now reach the new stack.
+        assert!(ask(&dispatcher, &session).await.contains("new"));
+        let after = gateway.router().oneshot(extra("/extra")).await;
+        assert_eq!(after.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    }
+
+    #[test]
+    fn changes_that_need_a_restart_are_named() {
+        let spec = |cmd: &str| StdioSpec {
+            command: cmd.into(),
+            ..Default::default()
+        };
+        let old = GatewayBuilder::new()
+            .stdio("a", spec("x"))
+            .stdio("b", spec("y"));
+        let new = GatewayBuilder::new()
+            .stdio("a", spec("x2"))
+            .stdio("c", spec("z"))
+            .http_options(HttpOptions {
+                max_body_bytes: 1,
+                ..HttpOptions::default()
+            });
+        let changes = RestartSettings::of(&old).changes(&RestartSettings::of(&new));
+        assert_eq!(
+            changes,
+            [
+                "mcp_servers.a changed",
+                "mcp_servers.c added",
+                "mcp_servers.b removed",
+                "server.max_body_bytes changed"
+            ]
+        );
+        let same = GatewayBuilder::new()
+            .stdio("a", spec("x"))
+            .stdio("b", spec("y"));
+        assert!(
+            RestartSettings::of(&old)
+                .changes(&RestartSettings::of(&same))
+                .is_empty()
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`recorder`] is a stand-in HTTP server that records what it is sent;
 //! - [`procfs`] reads a process's open fds and resident memory;
 //! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
+//! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
 //! hanging the run. A missing binary or peer fails the test with a message saying how to get it.
@@ -30,6 +31,7 @@ pub mod gateway;
 pub mod http;
 pub mod legacy;
 pub mod net;
+pub mod otlp;
 pub mod paths;
 pub mod process;
 pub mod procfs;

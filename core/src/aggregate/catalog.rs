@@ -82,7 +82,7 @@ pub(crate) struct Catalog {
 }
 
 /// Which tools of an upstream are exposed (LiteLLM's `allowed_tools` / `disallowed_tools`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolFilter {
     /// Only these original names, when set.
     pub allowed: Option<Vec<String>>,

@@ -29,6 +29,7 @@ use crate::envelope::{McpRequest, McpResponse};
 use crate::error::McpError;
 use crate::jsonrpc::{Method, notification_frame};
 use crate::session::Downstream;
+use crate::upstream::hook::{UpstreamCall, UpstreamHook};
 use crate::upstream::{ListKind, Upstream, UpstreamEvent, UpstreamStatus};
 
 /// Most pages fetched from one upstream for one list (a guard against endless cursors).
@@ -322,16 +323,33 @@ impl Aggregate {
             .members
             .get(idx)
             .ok_or_else(|| McpError::internal("route points at no upstream"))?;
-        let result = member
-            .upstream
-            .call(
-                req.method().as_str(),
-                params,
+        let upstream = &member.upstream;
+        let method = req.method().as_str();
+        let Some(hook) = req.ctx.extensions.get::<UpstreamHook>() else {
+            let result = upstream
+                .call(method, params, req.ctx.downstream.clone(), &req.ctx.cancel)
+                .await?;
+            return Ok(McpResponse::new(result));
+        };
+        let mut observed = hook.start(&UpstreamCall {
+            server: upstream.name(),
+            method,
+            params,
+        });
+        let replaced = observed.params.take();
+        let result = upstream
+            .call_with_headers(
+                method,
+                replaced.as_deref().or(params),
                 req.ctx.downstream.clone(),
                 &req.ctx.cancel,
+                &observed.headers,
             )
-            .await?;
-        Ok(McpResponse::new(result))
+            .await;
+        if let Some(end) = observed.on_end.take() {
+            end(result.as_deref());
+        }
+        Ok(McpResponse::new(result?))
     }
 
     async fn complete(&self, catalog: &Catalog, req: &McpRequest) -> Result<McpResponse, McpError> {

@@ -37,7 +37,7 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 const METHOD_HEADER: &str = "mcp-method";
 
 /// Limits and timings of the Streamable HTTP endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpOptions {
     /// Largest accepted POST body (larger → 413).
     pub max_body_bytes: usize,

@@ -28,6 +28,7 @@ pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<Read
     .with_protocol_version(requested_version());
     let raw = to_raw(&params)?;
     let never = CancellationToken::new();
+    let no_headers = http::HeaderMap::new();
     let call = table::call(
         shared,
         link,
@@ -35,6 +36,7 @@ pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<Read
         Some(&raw),
         Downstream::none(),
         &never,
+        &no_headers,
     );
     let result = tokio::time::timeout(shared.options.connect_timeout, call)
         .await

@@ -8,6 +8,7 @@
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
 
 mod handshake;
+pub mod hook;
 pub mod remote;
 pub mod sse;
 pub mod stdio;
@@ -35,7 +36,7 @@ pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
 
 /// How to reach one upstream.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UpstreamSpec {
     /// A child process on stdio.
@@ -106,7 +107,7 @@ pub enum ListKind {
 }
 
 /// Settings shared by every upstream transport.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamOptions {
     /// How long a forwarded request may take before it is cancelled upstream.
     pub request_timeout: Duration,
@@ -273,6 +274,20 @@ impl Upstream {
         downstream: Downstream,
         cancel: &CancellationToken,
     ) -> Result<Box<RawValue>, McpError> {
+        self.call_with_headers(method, params, downstream, cancel, &http::HeaderMap::new())
+            .await
+    }
+
+    /// [`Upstream::call`] with extra `headers` on the HTTP request that carries it (HTTP
+    /// upstreams only; for trace context).
+    pub async fn call_with_headers(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        downstream: Downstream,
+        cancel: &CancellationToken,
+        headers: &http::HeaderMap,
+    ) -> Result<Box<RawValue>, McpError> {
         let shared = &self.shared;
         let link = {
             let status = shared.status.borrow();
@@ -299,7 +314,7 @@ impl Upstream {
                 format!("upstream '{}' is not connected", shared.name),
             ));
         };
-        table::call(shared, &link, method, params, downstream, cancel).await
+        table::call(shared, &link, method, params, downstream, cancel, headers).await
     }
 }
 

@@ -14,7 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use super::UpstreamOptions;
 
 /// How to reach a remote MCP server (Streamable HTTP or legacy SSE).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpSpec {
     /// The endpoint: `http://host/mcp` (Streamable HTTP) or `http://host/sse` (legacy SSE).
     pub url: String,

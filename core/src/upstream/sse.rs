@@ -41,8 +41,16 @@ impl SseLink {
     }
 
     /// POSTs one message; the answer, if any, arrives on the stream.
-    pub(crate) async fn post(&self, shared: &Shared, frame: Bytes) -> Result<(), McpError> {
-        let req = self.request(frame)?;
+    pub(crate) async fn post(
+        &self,
+        shared: &Shared,
+        frame: Bytes,
+        headers: &HeaderMap,
+    ) -> Result<(), McpError> {
+        let mut req = self.request(frame)?;
+        if !headers.is_empty() {
+            req.headers_mut().extend(headers.clone());
+        }
         let resp = self.client.request(req).await.map_err(|e| {
             unavailable(
                 shared,

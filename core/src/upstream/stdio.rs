@@ -30,7 +30,7 @@ const GRACE: Duration = Duration::from_secs(2);
 const STABLE: Duration = Duration::from_secs(10);
 
 /// How to start a stdio server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StdioSpec {
     /// The program.
     pub command: String,

@@ -112,8 +112,12 @@ impl HttpLink {
         link: &Link,
         id: i64,
         frame: Bytes,
+        headers: &HeaderMap,
     ) -> Result<(), McpError> {
-        let req = self.request(Method::POST, frame)?;
+        let mut req = self.request(Method::POST, frame)?;
+        if !headers.is_empty() {
+            req.headers_mut().extend(headers.clone());
+        }
         let resp = self.send(shared, req).await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND && self.session_id.read().is_ok_and(|s| s.is_some()) {

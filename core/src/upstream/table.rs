@@ -98,14 +98,15 @@ impl Link {
         shared: &Arc<Shared>,
         id: i64,
         frame: Bytes,
+        headers: &http::HeaderMap,
     ) -> Result<(), McpError> {
         match self {
             Link::Stdio(tx) => tx
                 .send(frame)
                 .await
                 .map_err(|_| unavailable(shared, "closed its input")),
-            Link::Http(http) => http.post_request(shared, self, id, frame).await,
-            Link::Sse(sse) => sse.post(shared, frame).await,
+            Link::Http(http) => http.post_request(shared, self, id, frame, headers).await,
+            Link::Sse(sse) => sse.post(shared, frame, headers).await,
         }
     }
 
@@ -126,7 +127,7 @@ impl Link {
                 let sse = sse.clone();
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = sse.post(&shared, frame).await {
+                    if let Err(e) = sse.post(&shared, frame, &http::HeaderMap::new()).await {
                         tracing::debug!(upstream = %shared.name, error = %e, "could not send a message");
                     }
                 });
@@ -166,8 +167,8 @@ impl Drop for InflightGuard<'_> {
     }
 }
 
-/// Forwards one request on `link` and waits for its answer, the caller's cancellation, or the
-/// timeout — whichever comes first.
+/// Forwards one request on `link` (with extra HTTP `headers`, if the link is HTTP) and waits for
+/// its answer, the caller's cancellation, or the timeout — whichever comes first.
 pub(crate) async fn call(
     shared: &Arc<Shared>,
     link: &Link,
@@ -175,6 +176,7 @@ pub(crate) async fn call(
     params: Option<&RawValue>,
     downstream: Downstream,
     cancel: &CancellationToken,
+    headers: &http::HeaderMap,
 ) -> Result<Box<RawValue>, McpError> {
     let id = shared.table.next_id();
     let (params, progress_token) = match params {
@@ -200,7 +202,7 @@ pub(crate) async fn call(
         armed: true,
     };
     let frame = request_frame(id, method, params.as_deref());
-    let send = link.send_request(shared, id, frame);
+    let send = link.send_request(shared, id, frame, headers);
     tokio::pin!(send);
     let deadline = tokio::time::sleep(shared.options.request_timeout);
     tokio::pin!(deadline);

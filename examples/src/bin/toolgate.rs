@@ -7,20 +7,26 @@
 //! toolgate check --config F         # validate a config file and exit
 //! toolgate schema                   # print the config file's JSON Schema
 //! ```
+//!
+//! With `--config`, the file is watched (checked every second) and re-read on SIGHUP: a valid
+//! new config replaces the layers and limits while sessions stay open; a bad one is logged and
+//! the running config kept. See `docs/reload.md`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use toolgate::config::Config;
-use toolgate::gateway::GatewayBuilder;
+use toolgate::gateway::{Gateway, GatewayBuilder};
 use toolgate::registry::Registry;
+use toolgate_telemetry::{MetricsFactory, TracingFactory};
 
 /// Every layer a config file can name with `use:`, and the native-plugin loader for `dylib:`.
-fn registry() -> Registry {
+/// Built once per process: factories keep state across reloads (the OTLP exporter, counters).
+fn registry(spans: &TracingFactory) -> Registry {
     Registry::new()
         .with(toolgate_auth::AuthFactory)
         .with(toolgate_auth::AuthorizeFactory)
@@ -29,6 +35,8 @@ fn registry() -> Registry {
         .with(toolgate_timeout::TimeoutFactory)
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
+        .with(spans.clone())
+        .with(MetricsFactory::new())
         .with_dylib_loader(toolgate::plugin_host::PluginHost::new())
 }
 
@@ -141,7 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Check) => {
             let config = load(&cli)?;
             // Resolves and validates every `layers:` entry without starting anything.
-            GatewayBuilder::from_config_with(&config, &registry())?;
+            GatewayBuilder::from_config_with(&config, &registry(&TracingFactory::new()))?;
             if !cli.stdio {
                 check_exposure(&config, cli.listen.unwrap_or(config.server.listen))?;
             }
@@ -172,8 +180,16 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     if !cli.stdio {
         check_exposure(&config, listen)?;
     }
-    let gateway = GatewayBuilder::from_config_with(&config, &registry())?.build();
+    let spans = TracingFactory::new();
+    let registry = registry(&spans);
+    let gateway = GatewayBuilder::from_config_with(&config, &registry)?.build();
     let stop = gateway.shutdown_token();
+    tokio::spawn(watch_config(
+        gateway.clone(),
+        cli.config.clone(),
+        registry,
+        config.clone(),
+    ));
     tokio::spawn({
         let gateway = gateway.clone();
         async move {
@@ -198,7 +214,101 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     }
     stop.cancel();
     gateway.wait_stopped(Duration::from_secs(3)).await;
+    // The last spans go out before the runtime stops.
+    let _ = tokio::task::spawn_blocking(move || spans.shutdown()).await;
     Ok(())
+}
+
+/// Reloads the config file on SIGHUP and when its contents change (checked every second), until
+/// the gateway shuts down. A file that does not load, or whose layers do not build, is logged
+/// and the running config kept.
+async fn watch_config(gateway: Gateway, path: Option<PathBuf>, registry: Registry, config: Config) {
+    let mut current = config;
+    let mut seen = path.as_deref().and_then(fingerprint);
+    let mut hangup = hangup_signal();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let stop = gateway.shutdown_token();
+    loop {
+        let why = tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = hangup.recv() => "SIGHUP",
+            _ = tick.tick() => {
+                let Some(p) = path.as_deref() else { continue };
+                let now = fingerprint(p);
+                // A missing file (mid-rename by an editor) is not a change to act on.
+                if now.is_none() || now == seen {
+                    continue;
+                }
+                seen = now;
+                "the config file changed"
+            }
+        };
+        let Some(p) = path.as_deref() else {
+            tracing::warn!("{why}: no --config file to reload");
+            continue;
+        };
+        let loaded = Config::from_path(p)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| Ok((GatewayBuilder::from_config_with(&c, &registry)?, c)));
+        match loaded {
+            Err(e) => tracing::error!(
+                "config reload rejected ({why}): {e:#}; the running configuration stays"
+            ),
+            Ok((builder, config)) => {
+                let reloaded = gateway.reload(builder);
+                let mut restart = reloaded.needs_restart;
+                if config.server.listen != current.server.listen {
+                    restart.push("server.listen changed".into());
+                }
+                for what in &restart {
+                    tracing::warn!(
+                        "{what}: upstream and listener changes need a restart; running as before"
+                    );
+                }
+                tracing::info!("config reloaded ({why}): {} layer(s)", config.layers.len());
+                current = config;
+            }
+        }
+    }
+}
+
+/// The file's contents, hashed; `None` when it cannot be read.
+fn fingerprint(path: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
+}
+
+/// SIGHUP as a stream; never fires where there is no such signal.
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = self.signal.as_mut()
+            && s.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+fn hangup_signal() -> Hangup {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        Hangup {
+            signal: signal(SignalKind::hangup()).ok(),
+        }
+    }
+    #[cfg(not(unix))]
+    Hangup {}
 }
 
 async fn shutdown_signal() {
