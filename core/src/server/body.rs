@@ -1,4 +1,5 @@
-//! The response body of the HTTP transports: one JSON buffer, or a stream of SSE events.
+//! The response body of the HTTP transports: one JSON buffer, a stream of SSE events, or bytes
+//! passed through as they arrive (a proxied stream that is already framed).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,6 +23,7 @@ pub struct McpBody {
 enum Kind {
     Full(Option<Bytes>),
     Sse(mpsc::Receiver<Bytes>),
+    Raw(mpsc::Receiver<Bytes>),
 }
 
 impl McpBody {
@@ -41,6 +43,13 @@ impl McpBody {
     pub fn sse(rx: mpsc::Receiver<Bytes>) -> Self {
         McpBody {
             kind: Kind::Sse(rx),
+        }
+    }
+    /// The bytes sent into `rx`, unchanged and in order (a proxied stream that is already
+    /// framed, such as an upstream's SSE); it ends when every sender is gone.
+    pub fn channel(rx: mpsc::Receiver<Bytes>) -> Self {
+        McpBody {
+            kind: Kind::Raw(rx),
         }
     }
 }
@@ -78,6 +87,7 @@ impl Body for McpBody {
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },
+            Kind::Raw(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -89,7 +99,7 @@ impl Body for McpBody {
         match &self.kind {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Sse(_) => SizeHint::default(),
+            Kind::Sse(_) | Kind::Raw(_) => SizeHint::default(),
         }
     }
 }
