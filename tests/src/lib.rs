@@ -5,7 +5,8 @@
 //! - [`gateway`], [`demo`] and [`everything`] start toolgate, demo-server and
 //!   `@modelcontextprotocol/server-everything`;
 //! - [`config`] writes gateway configs; [`http`] and [`sse`] are a small raw MCP-over-HTTP client;
-//! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
+//! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`;
+//! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
 //! hanging the run. A missing binary or peer fails the test with a message saying how to get it.
@@ -30,6 +31,7 @@ pub mod proc_tree;
 pub mod process;
 pub mod python;
 pub mod scratch;
+pub mod scripted_llm;
 pub mod sse;
 
 use std::future::Future;
@@ -44,6 +46,7 @@ pub use http::{
 };
 pub use net::free_port;
 pub use python::run_python;
+pub use scripted_llm::ScriptedLlm;
 
 /// How long a process may take to start listening (a cold node or a debug build on a busy box).
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);

@@ -43,6 +43,9 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Most rounds of MCP tool calls the gateway runs for one chat-completions request.
+    #[arg(long, env = "TOOLGATE_CHAT_MAX_TOOL_ROUNDS", default_value_t = toolgate_openai::DEFAULT_MAX_TOOL_ROUNDS)]
+    chat_max_tool_rounds: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -116,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli)?;
             // Resolves and validates every `layers:` entry without starting anything.
             GatewayBuilder::from_config_with(&config, &registry())?;
+            toolgate_openai::check_models(&config.model_list)?;
             eprintln!(
                 "config ok: {} upstream server(s): {}",
                 config.servers.len(),
@@ -140,7 +144,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let listen = cli.listen.unwrap_or(config.server.listen);
-    let gateway = GatewayBuilder::from_config_with(&config, &registry())?.build();
+    toolgate_openai::check_models(&config.model_list)?;
+    let builder = GatewayBuilder::from_config_with(&config, &registry())?;
+    // REST tool routes, chat completions for `model_list`, the model list.
+    let openai = toolgate_openai::OpenAiOptions::default()
+        .max_tool_rounds(cli.chat_max_tool_rounds)
+        .max_body_bytes(config.server.max_body_bytes);
+    let gateway = toolgate_openai::install(builder, &config.model_list, openai).build();
     let stop = gateway.shutdown_token();
     tokio::spawn({
         let gateway = gateway.clone();
