@@ -593,3 +593,26 @@ async fn seed_flow_with_the_rust_client_example() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_model_that_cannot_be_served_is_refused_by_check_and_at_start() -> anyhow::Result<()> {
+    let yaml = "mcp_servers: {}\nmodel_list:\n  - model_name: claude\n    litellm_params: {model: anthropic/claude-3}\n";
+    let scratch = toolgate_tests::scratch::ScratchDir::new("openai-check")?;
+    let file = scratch.write("toolgate.yaml", yaml)?;
+    let out = toolgate_tests::gateway::run_toolgate([
+        "check".as_ref(),
+        "--config".as_ref(),
+        file.as_os_str(),
+    ])
+    .await?;
+    assert!(!out.success(), "{}", out.describe());
+    assert!(
+        out.stderr.contains("model 'claude'") && out.stderr.contains("api_base is needed"),
+        "{}",
+        out.describe()
+    );
+    let started = Gateway::start(yaml).await;
+    let error = format!("{:#}", started.err().context("the gateway started anyway")?);
+    assert!(error.contains("api_base is needed"), "{error}");
+    Ok(())
+}

@@ -187,6 +187,66 @@ pub(crate) mod test_util {
         (status, value)
     }
 
+    /// A chat-completions server on 127.0.0.1 answering with `replies` in order (the last one
+    /// again when they run out); returns its base URL and the bodies it received.
+    pub(crate) async fn fake_llm(
+        replies: Vec<serde_json::Value>,
+    ) -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    ) {
+        use std::sync::{Arc, Mutex};
+        let seen: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (record, replies) = (record.clone(), replies.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let (record, replies) = (record.clone(), replies.clone());
+                            async move {
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|c| c.to_bytes())
+                                    .unwrap_or_default();
+                                let n = {
+                                    let mut seen = record
+                                        .lock()
+                                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                    seen.push(serde_json::from_slice(&body).unwrap_or_default());
+                                    seen.len() - 1
+                                };
+                                let reply = replies
+                                    .get(n)
+                                    .or(replies.last())
+                                    .cloned()
+                                    .unwrap_or_default();
+                                let mut resp =
+                                    http::Response::new(Full::new(Bytes::from(reply.to_string())));
+                                resp.headers_mut().insert(
+                                    "content-type",
+                                    http::HeaderValue::from_static("application/json"),
+                                );
+                                Ok::<_, std::convert::Infallible>(resp)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/v1"), seen)
+    }
+
     /// A raw result for the mock to answer with.
     pub(crate) fn result(value: serde_json::Value) -> McpResponse {
         McpResponse::from_typed(&value).unwrap_or_else(|_| McpResponse::new(Default::default()))

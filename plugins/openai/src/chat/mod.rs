@@ -391,3 +391,124 @@ impl Service<HttpRequest> for ModelsService {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use toolgate::config::ModelEntry;
+    use toolgate::jsonrpc::Method;
+    use toolgate::{Identity, McpError};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::test_util::{fake_llm, json_of, mock_parts, request, result};
+
+    fn models(base: &str) -> Arc<Models> {
+        let entry = ModelEntry {
+            model_name: "gpt".into(),
+            model: "openai/fake".into(),
+            api_base: Some(base.into()),
+            api_key: None,
+            extra: Map::new(),
+        };
+        Arc::new(Models::from_config(&[entry]).expect("a valid model"))
+    }
+
+    fn completion(message: Value) -> Value {
+        json!({"id": "c", "object": "chat.completion", "created": 1, "model": "fake",
+               "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    }
+
+    fn bob() -> Identity {
+        Identity {
+            subject: "bob".into(),
+            attributes: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn server_side_tool_calls_carry_the_callers_identity() {
+        let call = json!({"id": "call_1", "type": "function",
+                          "function": {"name": "demo__echo", "arguments": "{\"message\": \"hi\"}"}});
+        let (base, seen) = fake_llm(vec![
+            completion(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
+            completion(json!({"role": "assistant", "content": "done"})),
+        ])
+        .await;
+        let (parts, mut handle) = mock_parts();
+        let svc = ChatService::new(&parts, models(&base), &OpenAiOptions::default());
+        let body = json!({"model": "gpt", "messages": [{"role": "user", "content": "go"}],
+                          "tools": [{"type": "mcp", "server_label": "x", "require_approval": "never"}]});
+        let mut req = request("POST", "/v1/chat/completions", &body.to_string());
+        req.extensions_mut().insert(bob());
+        let chat = tokio::spawn(svc.oneshot(req));
+
+        let (list, reply) = handle.next_request().await.expect("tools/list");
+        assert_eq!(list.method(), &Method::ToolsList);
+        assert_eq!(list.ctx.identity, Some(bob()));
+        assert_eq!(
+            list.ctx.extensions.get::<Endpoint>(),
+            Some(&Endpoint::ChatCompletions)
+        );
+        reply.send_response(result(json!({"tools": [
+            {"name": "demo__echo", "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}}}}
+        ]})));
+        let (run, reply) = handle.next_request().await.expect("tools/call");
+        assert_eq!(run.method(), &Method::ToolsCall);
+        assert_eq!(run.target(), Some("demo__echo"));
+        assert_eq!(run.ctx.identity, Some(bob()));
+        reply.send_response(result(json!({"content": [{"type": "text", "text": "hi"}]})));
+
+        let (status, out) = json_of(chat.await.expect("join").expect("infallible")).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        assert_eq!(out["choices"][0]["message"]["content"], "done");
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0]["model"], "fake");
+        assert_eq!(seen[0]["tools"][0]["function"]["name"], "demo__echo");
+        assert_eq!(
+            seen[1]["messages"][2],
+            json!({"role": "tool", "tool_call_id": "call_1", "content": "hi"})
+        );
+    }
+
+    #[tokio::test]
+    async fn failing_tools_are_reported_to_the_model() {
+        let call = json!({"id": "call_1", "type": "function",
+                          "function": {"name": "demo__echo", "arguments": "[1]"}});
+        let call2 = json!({"id": "call_2", "type": "function",
+                           "function": {"name": "demo__echo", "arguments": "{}"}});
+        let (base, seen) = fake_llm(vec![
+            completion(json!({"role": "assistant", "tool_calls": [call, call2]})),
+            completion(json!({"role": "assistant", "content": "sorry"})),
+        ])
+        .await;
+        let (parts, mut handle) = mock_parts();
+        let svc = ChatService::new(&parts, models(&base), &OpenAiOptions::default());
+        let body = json!({"model": "gpt", "messages": [{"role": "user", "content": "go"}],
+                          "tools": [{"type": "mcp", "require_approval": "never"}]});
+        let chat =
+            tokio::spawn(svc.oneshot(request("POST", "/v1/chat/completions", &body.to_string())));
+        let (_, reply) = handle.next_request().await.expect("tools/list");
+        reply.send_response(result(
+            json!({"tools": [{"name": "demo__echo", "inputSchema": {}}]}),
+        ));
+        // call_1 never reaches the plane (its arguments are an array); call_2 fails upstream.
+        let (_, reply) = handle.next_request().await.expect("tools/call");
+        reply.send_error(McpError::upstream_unavailable(
+            "demo",
+            "upstream 'demo' is down",
+        ));
+        let (status, out) = json_of(chat.await.expect("join").expect("infallible")).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        let messages = seen[1]["messages"].as_array().cloned().unwrap_or_default();
+        let first = messages[2]["content"].as_str().unwrap_or_default();
+        assert!(
+            first.starts_with("Error: ") && first.contains("is an array"),
+            "{first}"
+        );
+        let second = messages[3]["content"].as_str().unwrap_or_default();
+        assert!(second.contains("upstream 'demo' is down"), "{second}");
+    }
+}
