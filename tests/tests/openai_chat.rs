@@ -32,7 +32,7 @@ fn config(llm: &ScriptedLlm, sep: &str) -> anyhow::Result<String> {
     yaml.push_str(&format!(
         r#"model_list:
   - model_name: gpt
-    litellm_params: {{model: openai/scripted-tools, api_base: "{base}", api_key: sk-scripted, temperature: 0.25, rpm: 100}}
+    litellm_params: {{model: openai/scripted-tools, api_base: "{base}", api_key: "${{TOOLGATE_TEST_UNSET_KEY:-sk-scripted}}", temperature: 0.25, rpm: 100}}
   - model_name: limited
     litellm_params: {{model: openai/scripted-error, api_base: "{base}", api_key: sk-scripted}}
   - model_name: broken
@@ -114,7 +114,11 @@ async fn chat_is_forwarded_to_the_configured_model() -> anyhow::Result<()> {
         first.body["model"], "scripted-tools",
         "provider prefix removed"
     );
-    assert_eq!(first.header("authorization"), Some("Bearer sk-scripted"));
+    assert_eq!(
+        first.header("authorization"),
+        Some("Bearer sk-scripted"),
+        "api_key, ${{VAR:-default}} expanded"
+    );
     assert_eq!(first.body["temperature"], 0.25, "litellm_params default");
     assert!(
         first.body.get("rpm").is_none(),

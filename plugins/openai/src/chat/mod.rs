@@ -5,7 +5,7 @@
 //!   request defaults; the answer — JSON, SSE stream, or error with its status — comes back as
 //!   the model sent it. An unknown model is 404 `model_not_found`, in OpenAI's error shape.
 //! - A request tool `{"type": "mcp", …}` makes the gateway offer its MCP tools and run the
-//!   model's calls of them itself ([`tools`]).
+//!   model's calls of them itself (see `docs/openai.md`).
 //! - `GET /v1/models`, `GET /models`: the configured models.
 
 pub mod models;
@@ -510,5 +510,44 @@ mod tests {
         );
         let second = messages[3]["content"].as_str().unwrap_or_default();
         assert!(second.contains("upstream 'demo' is down"), "{second}");
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use serde_json::json;
+    use toolgate::config::ModelEntry;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::test_util::{fake_llm, json_of, mock_parts, request};
+
+    #[tokio::test]
+    async fn https_models_go_through_tls() {
+        // A plain-HTTP server behind an https:// base: the TLS handshake must be tried, and fail.
+        let (base, seen) = fake_llm(vec![json!({})]).await;
+        let entry = ModelEntry {
+            model_name: "secure".into(),
+            model: "openai/x".into(),
+            api_base: Some(base.replace("http://", "https://")),
+            api_key: Some("k".into()),
+            extra: Map::new(),
+        };
+        let models = Arc::new(Models::from_config(&[entry]).expect("a valid model"));
+        let (parts, _handle) = mock_parts();
+        let svc = ChatService::new(&parts, models, &OpenAiOptions::default());
+        let body = json!({"model": "secure", "messages": []}).to_string();
+        let (status, out) = json_of(
+            svc.oneshot(request("POST", "/v1/chat/completions", &body))
+                .await
+                .expect("infallible"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{out}");
+        assert_eq!(out["error"]["code"], "model_unreachable");
+        assert!(
+            seen.lock().map(|s| s.is_empty()).unwrap_or(false),
+            "no plain HTTP request"
+        );
     }
 }

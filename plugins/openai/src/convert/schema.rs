@@ -13,7 +13,7 @@
 //!    `allOf` / `anyOf` / `oneOf` of object schemas is merged into one object (OpenAI takes no
 //!    combinator at the root); a root of another type is [`ErrorKind::InvalidSchema`].
 //! 4. Strict mode (optional) rewrites the result into OpenAI's Structured Outputs subset, see
-//!    [`strict`].
+//!    [`make_strict`].
 
 use serde_json::{Map, Value};
 
@@ -63,7 +63,7 @@ const SCHEMA_MAPS: &[&str] = &["properties", "patternProperties", "dependentSche
 const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
 
 /// Normalises an MCP input schema into OpenAI function `parameters` (see the module doc);
-/// `strict` also applies [`strict`]'s rewrite.
+/// `strict` also applies [`make_strict`]'s rewrite.
 pub fn normalize_schema(schema: &JsonObject, strict: bool) -> Result<JsonObject, Error> {
     let root = Value::Object(schema.clone());
     let inlined = Inliner {
