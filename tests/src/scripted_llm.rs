@@ -9,7 +9,7 @@
 //!
 //! | model | answer |
 //! |---|---|
-//! | `scripted-error` | 429 `{"error": {"message": "Rate limit reached for scripted-error …", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}` |
+//! | `scripted-error` | 429 `{"error": {"message": "Rate limit reached for scripted-error …", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}`, with `retry-after: 20`, `x-ratelimit-limit-requests: 3` and a `set-cookie` |
 //! | `scripted-broken` | 503 with a plain-text body |
 //! | `scripted-loop` | always a call of the first offered tool (to hit the gateway's round limit) |
 //! | anything else | the rules below |
@@ -196,11 +196,22 @@ async fn handle(
                 "message": "Rate limit reached for scripted-error in organization org-test on requests per min (RPM): Limit 3, Used 3.",
                 "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"
             }});
-            return Ok(full(
+            let mut r = full(
                 StatusCode::TOO_MANY_REQUESTS,
                 "application/json",
                 error.to_string(),
-            ));
+            );
+            let h = r.headers_mut();
+            h.insert("retry-after", http::HeaderValue::from_static("20"));
+            h.insert(
+                "x-ratelimit-limit-requests",
+                http::HeaderValue::from_static("3"),
+            );
+            h.insert(
+                "set-cookie",
+                http::HeaderValue::from_static("upstream=secret"),
+            );
+            return Ok(r);
         }
         "scripted-broken" => {
             return Ok(full(

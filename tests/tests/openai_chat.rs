@@ -202,6 +202,18 @@ async fn model_errors_come_back_with_their_status_and_message() -> anyhow::Resul
             "{}",
             resp.describe()
         );
+        assert_eq!(
+            resp.header("retry-after"),
+            Some("20"),
+            "{}",
+            resp.describe()
+        );
+        assert_eq!(resp.header("x-ratelimit-limit-requests"), Some("3"));
+        assert_eq!(
+            resp.header("set-cookie"),
+            None,
+            "only useful headers are relayed"
+        );
         let body = resp.json()?;
         assert_eq!(body["error"]["code"], "rate_limit_exceeded");
         assert!(

@@ -266,32 +266,20 @@ async fn run_tools(
             .pointer("/choices/0/message")
             .cloned()
             .unwrap_or(Value::Null);
-        let calls: Vec<ToolCall> = match message.get("tool_calls") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(v) => match serde_json::from_value(v.clone()) {
-                Ok(c) => c,
-                Err(e) => {
-                    return openai_error(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_error",
-                        Some("invalid_tool_calls"),
-                        None,
-                        format!(
-                            "model '{}' sent tool calls the gateway cannot read: {e}",
-                            model.name
-                        ),
-                    );
-                }
-            },
+        // Tool calls the gateway cannot read (another tool type) are the client's to handle.
+        let calls: Option<Vec<ToolCall>> = match message.get("tool_calls") {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(v) => serde_json::from_value(v.clone()).ok(),
         };
-        if calls.is_empty() || !calls.iter().all(|c| offered.runs(c)) {
+        let runnable = calls.filter(|c| !c.is_empty() && c.iter().all(|c| offered.runs(c)));
+        let Some(calls) = runnable else {
             if round > 0
                 && let Some(u) = &usage
             {
                 completion["usage"] = u.clone();
             }
             return finish(&completion, stream, include_usage);
-        }
+        };
         if round == max_rounds {
             break;
         }

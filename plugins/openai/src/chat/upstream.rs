@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -159,7 +159,25 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
+    /// The headers worth passing on ([`relayed_headers`]).
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
+}
+
+/// The headers of a model's answer that a client can use: `retry-after`, the rate-limit
+/// headers, request ids and OpenAI's processing headers. Nothing else is passed on (hop-by-hop
+/// headers, cookies, the upstream's own server details).
+pub(crate) fn relayed_headers(from: &HeaderMap) -> HeaderMap {
+    from.iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "retry-after"
+                || n == "x-request-id"
+                || n.starts_with("x-ratelimit-")
+                || n.starts_with("openai-")
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
 }
 
 /// Reads a whole answer within the model's timeout.
@@ -168,9 +186,14 @@ pub(crate) async fn read_all(
     resp: Response<Incoming>,
 ) -> Result<Answer, UpstreamError> {
     let status = resp.status();
+    let headers = relayed_headers(resp.headers());
     let read = crate::http::collect_limited(resp.into_body(), MAX_ANSWER_BYTES);
     match tokio::time::timeout(model.timeout, read).await {
-        Ok(Ok(body)) => Ok(Answer { status, body }),
+        Ok(Ok(body)) => Ok(Answer {
+            status,
+            headers,
+            body,
+        }),
         Ok(Err(crate::http::Collect::TooLarge)) => Err(UpstreamError::Unreachable(format!(
             "the answer is larger than {MAX_ANSWER_BYTES} bytes"
         ))),
@@ -185,8 +208,14 @@ pub(crate) async fn read_all(
 /// other body wrapped in OpenAI's error shape with the same status (or 502 for a "success"
 /// that is not JSON).
 pub(crate) fn relay(model: &Model, answer: Answer) -> Response<McpBody> {
+    let mut resp = relay_body(model, &answer);
+    resp.headers_mut().extend(answer.headers);
+    resp
+}
+
+fn relay_body(model: &Model, answer: &Answer) -> Response<McpBody> {
     if serde_json::from_slice::<serde::de::IgnoredAny>(&answer.body).is_ok() {
-        return bytes_response(answer.status, "application/json", answer.body);
+        return bytes_response(answer.status, "application/json", answer.body.clone());
     }
     let text = String::from_utf8_lossy(&answer.body);
     let excerpt: String = text.chars().take(500).collect();
@@ -221,6 +250,7 @@ pub(crate) fn is_event_stream(resp: &Response<Incoming>) -> bool {
 /// closes the connection to the model.
 pub(crate) fn stream_through(model: &Model, resp: Response<Incoming>) -> Response<McpBody> {
     let status = resp.status();
+    let relayed = relayed_headers(resp.headers());
     let (tx, rx) = mpsc::channel::<Bytes>(STREAM_BUFFER);
     let idle = model.timeout;
     let name = model.name.clone();
@@ -254,6 +284,7 @@ pub(crate) fn stream_through(model: &Model, resp: Response<Incoming>) -> Respons
     let mut r = Response::new(McpBody::channel(rx));
     *r.status_mut() = status;
     let h = r.headers_mut();
+    h.extend(relayed);
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(
         http::header::CACHE_CONTROL,
