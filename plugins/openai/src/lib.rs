@@ -24,6 +24,8 @@
 //! The routes call the gateway's MCP plane, so every MCP-plane policy applies to them, with the
 //! caller's [`Identity`](toolgate::Identity) from the HTTP plane. See `docs/openai.md`.
 
+#![warn(missing_docs)]
+
 pub mod chat;
 pub mod client;
 pub mod convert;
