@@ -39,6 +39,9 @@ use upstream::{LlmClient, is_event_stream, read_all, relay, stream_through};
 
 /// The paths of the chat-completions route.
 pub const CHAT_PATHS: [&str; 2] = ["/v1/chat/completions", "/chat/completions"];
+/// Most tools OpenAI accepts in one request (other providers may take more, so it is only
+/// logged).
+const OPENAI_MAX_TOOLS: usize = 128;
 /// The paths of the model list.
 pub const MODELS_PATHS: [&str; 2] = ["/v1/models", "/models"];
 
@@ -230,6 +233,13 @@ async fn run_tools(
         }
     }
     tools.extend(offered.as_json());
+    if tools.len() > OPENAI_MAX_TOOLS {
+        tracing::warn!(
+            model = %model.name,
+            tools = tools.len(),
+            "more tools than OpenAI accepts in one request ({OPENAI_MAX_TOOLS}); narrow them with allowed_tools or server_label"
+        );
+    }
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
     }
