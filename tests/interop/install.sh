@@ -30,7 +30,7 @@ else
   python3 -m venv "$venv" || die "python3 -m venv failed"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$here/requirements.txt" -c "$here/constraints.txt" || die "pip install failed"
-  "$venv/bin/python" -c 'import mcp' || die "the venv cannot import mcp"
+  "$venv/bin/python" -c 'import mcp, openai' || die "the venv cannot import mcp and openai"
   printf '%s' "$py_want" >"$py_stamp"
 fi
 

@@ -569,6 +569,30 @@ pub async fn open_stream(
     Ok(SseStream::new(parts.headers, body))
 }
 
+/// `POST url` with `body`, its answer read as an SSE stream as it arrives (a streamed chat
+/// completion); the status must be 200.
+pub async fn post_stream(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> anyhow::Result<SseStream> {
+    let request = build(Method::POST, url, None, headers, body.into())?;
+    let response = tokio::time::timeout(REQUEST_TIMEOUT, client().request(request))
+        .await
+        .map_err(|_| anyhow!("POST {url}: no response headers within {REQUEST_TIMEOUT:?}"))?
+        .with_context(|| format!("POST {url}"))?;
+    let (parts, body) = response.into_parts();
+    if parts.status != StatusCode::OK {
+        bail!("POST {url} (SSE stream) answered {}", parts.status);
+    }
+    Ok(SseStream {
+        headers: parts.headers,
+        body,
+        parser: SseParser::new(),
+        ready: VecDeque::new(),
+    })
+}
+
 /// A streaming SSE response (the standalone GET stream).
 #[derive(Debug)]
 pub struct SseStream {

@@ -10,6 +10,7 @@
 //! - [`procfs`] reads a process's open fds and resident memory;
 //! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
 //! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
+//! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
 //! hanging the run. A missing binary or peer fails the test with a message saying how to get it.
@@ -38,6 +39,7 @@ pub mod procfs;
 pub mod python;
 pub mod recorder;
 pub mod scratch;
+pub mod scripted_llm;
 pub mod sse;
 
 use std::future::Future;
@@ -54,6 +56,7 @@ pub use http::{
 pub use legacy::LegacySession;
 pub use net::free_port;
 pub use python::run_python;
+pub use scripted_llm::ScriptedLlm;
 
 /// How long a process may take to start listening (a cold node or a debug build on a busy box).
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);

@@ -1,4 +1,5 @@
-//! The response body of the HTTP transports: one JSON buffer, or a stream of SSE events.
+//! The response body of the HTTP transports: one JSON buffer, a stream of SSE events, or bytes
+//! passed through as they arrive (a proxied stream that is already framed).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +32,7 @@ enum Kind {
         rx: mpsc::Receiver<Bytes>,
         cut: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     },
+    Raw(mpsc::Receiver<Bytes>),
 }
 
 impl std::fmt::Debug for Kind {
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Kind {
                 .debug_struct("Sse")
                 .field("cuttable", &cut.is_some())
                 .finish(),
+            Kind::Raw(_) => f.debug_tuple("Raw").finish(),
         }
     }
 }
@@ -73,6 +76,13 @@ impl McpBody {
                 rx,
                 cut: Some(Box::pin(cut.cancelled_owned())),
             },
+        }
+    }
+    /// The bytes sent into `rx`, unchanged and in order (a proxied stream that is already
+    /// framed, such as an upstream's SSE); it ends when every sender is gone.
+    pub fn channel(rx: mpsc::Receiver<Bytes>) -> Self {
+        McpBody {
+            kind: Kind::Raw(rx),
         }
     }
 }
@@ -120,6 +130,7 @@ impl Body for McpBody {
                     Poll::Pending => Poll::Pending,
                 }
             }
+            Kind::Raw(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -131,7 +142,7 @@ impl Body for McpBody {
         match &self.kind {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Sse { .. } => SizeHint::default(),
+            Kind::Sse { .. } | Kind::Raw(_) => SizeHint::default(),
         }
     }
 }

@@ -40,6 +40,26 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with_dylib_loader(toolgate::plugin_host::PluginHost::new())
 }
 
+/// Everything a config file turns into: upstreams and `server:` settings, the `layers:` stack,
+/// REST tool routes, and chat completions for `model_list`. Used at start-up, by `check`, and
+/// on every reload, so the three can never disagree.
+fn assemble(
+    config: &Config,
+    registry: &Registry,
+    max_tool_rounds: usize,
+) -> anyhow::Result<GatewayBuilder> {
+    toolgate_openai::check_models(&config.model_list)?;
+    let builder = GatewayBuilder::from_config_with(config, registry)?;
+    let openai = toolgate_openai::OpenAiOptions::default()
+        .max_tool_rounds(max_tool_rounds)
+        .max_body_bytes(config.server.max_body_bytes);
+    Ok(toolgate_openai::install(
+        builder,
+        &config.model_list,
+        openai,
+    ))
+}
+
 /// Refuses to serve HTTP on a non-loopback address without authentication, unless the config
 /// says `server.allow_unauthenticated: true`. Runs before anything is bound.
 fn check_exposure(config: &Config, listen: SocketAddr) -> anyhow::Result<()> {
@@ -77,6 +97,9 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Most rounds of MCP tool calls the gateway runs for one chat-completions request.
+    #[arg(long, env = "TOOLGATE_CHAT_MAX_TOOL_ROUNDS", default_value_t = toolgate_openai::DEFAULT_MAX_TOOL_ROUNDS)]
+    chat_max_tool_rounds: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -148,8 +171,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Check) => {
             let config = load(&cli)?;
-            // Resolves and validates every `layers:` entry without starting anything.
-            GatewayBuilder::from_config_with(&config, &registry(&TracingFactory::new()))?;
+            // Resolves and validates every `layers:` entry and model without starting anything.
+            assemble(
+                &config,
+                &registry(&TracingFactory::new()),
+                cli.chat_max_tool_rounds,
+            )?;
             if !cli.stdio {
                 check_exposure(&config, cli.listen.unwrap_or(config.server.listen))?;
             }
@@ -182,13 +209,14 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     }
     let spans = TracingFactory::new();
     let registry = registry(&spans);
-    let gateway = GatewayBuilder::from_config_with(&config, &registry)?.build();
+    let gateway = assemble(&config, &registry, cli.chat_max_tool_rounds)?.build();
     let stop = gateway.shutdown_token();
     tokio::spawn(watch_config(
         gateway.clone(),
         cli.config.clone(),
         registry,
         config.clone(),
+        cli.chat_max_tool_rounds,
     ));
     tokio::spawn({
         let gateway = gateway.clone();
@@ -222,7 +250,13 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
 /// Reloads the config file on SIGHUP and when its contents change (checked every second), until
 /// the gateway shuts down. A file that does not load, or whose layers do not build, is logged
 /// and the running config kept.
-async fn watch_config(gateway: Gateway, path: Option<PathBuf>, registry: Registry, config: Config) {
+async fn watch_config(
+    gateway: Gateway,
+    path: Option<PathBuf>,
+    registry: Registry,
+    config: Config,
+    max_tool_rounds: usize,
+) {
     let mut current = config;
     let mut seen = path.as_deref().and_then(fingerprint);
     let mut hangup = hangup_signal();
@@ -249,7 +283,7 @@ async fn watch_config(gateway: Gateway, path: Option<PathBuf>, registry: Registr
         };
         let loaded = Config::from_path(p)
             .map_err(anyhow::Error::from)
-            .and_then(|c| Ok((GatewayBuilder::from_config_with(&c, &registry)?, c)));
+            .and_then(|c| Ok((assemble(&c, &registry, max_tool_rounds)?, c)));
         match loaded {
             Err(e) => tracing::error!(
                 "config reload rejected ({why}): {e:#}; the running configuration stays"

@@ -1,0 +1,213 @@
+//! HTTP helpers shared by the REST and chat routes: JSON answers, error bodies, body reading,
+//! query strings, and the HTTP status an MCP-plane error maps to.
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use toolgate::server::{HttpRequest, McpBody};
+use toolgate::{ErrorKind as McpErrorKind, McpError};
+
+/// A JSON response.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<McpBody> {
+    bytes_response(status, "application/json", Bytes::from(body.to_string()))
+}
+
+/// A response with `content_type` and `body`.
+pub(crate) fn bytes_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<McpBody> {
+    let mut r = Response::new(McpBody::full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` — what the
+/// official SDKs parse into their exceptions.
+pub(crate) fn openai_error(
+    status: StatusCode,
+    kind: &str,
+    code: Option<&str>,
+    param: Option<&str>,
+    message: impl Into<String>,
+) -> Response<McpBody> {
+    json_response(
+        status,
+        &json!({"error": {
+            "message": message.into(),
+            "type": kind,
+            "param": param,
+            "code": code,
+        }}),
+    )
+}
+
+/// 405 with `Allow`.
+pub(crate) fn method_not_allowed(allow: &'static str, path: &str) -> Response<McpBody> {
+    let mut r = openai_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        Some("method_not_allowed"),
+        None,
+        format!("{path} accepts {allow} only"),
+    );
+    r.headers_mut()
+        .insert(http::header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Larger than the limit (413).
+    TooLarge(usize),
+    /// The connection failed mid-body (400).
+    Read(String),
+}
+
+impl BodyError {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Read(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+    pub(crate) fn message(&self) -> String {
+        match self {
+            BodyError::TooLarge(limit) => {
+                format!("the request body is larger than {limit} bytes (server.max_body_bytes)")
+            }
+            BodyError::Read(e) => format!("could not read the request body: {e}"),
+        }
+    }
+}
+
+/// Reads the whole body, at most `limit` bytes.
+pub(crate) async fn read_body(
+    req: HttpRequest,
+    limit: usize,
+) -> Result<(http::request::Parts, Bytes), BodyError> {
+    if let Some(len) = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let (parts, body) = req.into_parts();
+    let data = collect_limited(body, limit).await.map_err(|e| match e {
+        Collect::TooLarge => BodyError::TooLarge(limit),
+        Collect::Read(e) => BodyError::Read(e),
+    })?;
+    Ok((parts, data))
+}
+
+/// Why [`collect_limited`] stopped.
+#[derive(Debug)]
+pub(crate) enum Collect {
+    /// More than the limit.
+    TooLarge,
+    /// The body failed.
+    Read(String),
+}
+
+/// Reads a whole body, failing past `limit` bytes. (A loop rather than `http_body_util::Limited`,
+/// whose boxed error trips a higher-ranked `Send` check in these futures.)
+pub(crate) async fn collect_limited<B>(mut body: B, limit: usize) -> Result<Bytes, Collect>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Collect::Read(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(Collect::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// The value of query parameter `name`, percent-decoded (the last one if repeated).
+pub(crate) fn query_param(uri: &http::Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .last()
+}
+
+/// The HTTP status for an MCP-plane error.
+pub(crate) fn status_of(e: &McpError) -> StatusCode {
+    match e.kind() {
+        McpErrorKind::Parse | McpErrorKind::InvalidRequest | McpErrorKind::InvalidParams => {
+            StatusCode::BAD_REQUEST
+        }
+        McpErrorKind::MethodNotFound | McpErrorKind::ResourceNotFound => StatusCode::NOT_FOUND,
+        McpErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        McpErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        McpErrorKind::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        McpErrorKind::Upstream | McpErrorKind::UpstreamProtocol => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A short machine-readable name for an MCP-plane error.
+pub(crate) fn code_of(e: &McpError) -> &'static str {
+    match e.kind() {
+        McpErrorKind::Parse | McpErrorKind::InvalidRequest => "invalid_request",
+        McpErrorKind::InvalidParams => "invalid_params",
+        McpErrorKind::MethodNotFound => "method_not_found",
+        McpErrorKind::ResourceNotFound => "not_found",
+        McpErrorKind::RateLimited => "rate_limited",
+        McpErrorKind::Timeout => "upstream_timeout",
+        McpErrorKind::UpstreamUnavailable => "upstream_unavailable",
+        McpErrorKind::Upstream => "upstream_error",
+        McpErrorKind::UpstreamProtocol => "upstream_protocol_error",
+        _ => "internal_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        let uri: http::Uri = "/x?format=openai&server_id=my%20server&format=mcp"
+            .parse()
+            .expect("uri");
+        assert_eq!(query_param(&uri, "server_id").as_deref(), Some("my server"));
+        assert_eq!(query_param(&uri, "format").as_deref(), Some("mcp"));
+        assert_eq!(query_param(&uri, "nope"), None);
+    }
+
+    #[test]
+    fn mcp_errors_map_to_statuses() {
+        assert_eq!(
+            status_of(&McpError::invalid_params("x")),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(&McpError::upstream_unavailable("a", "down")),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status_of(&McpError::new(McpErrorKind::Timeout, "slow")),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            status_of(&McpError::new(McpErrorKind::RateLimited, "slow down")),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+}
