@@ -199,7 +199,7 @@ async fn the_full_example_enforces_every_policy_through_one_gateway() -> anyhow:
         "the timeout cut the call short: {:?}",
         started.elapsed()
     );
-    // The server is free again: the cancelled sleep does not hold the session or the cap.
+    // The timed-out call gave back its slot (sleep is capped at one in flight per caller).
     team_a
         .call_tool_ok("alpha__sleep", json!({"ms": 10}))
         .await?;
