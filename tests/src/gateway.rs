@@ -66,9 +66,39 @@ impl Gateway {
             }
             None => None,
         };
+        command.args(extra_args);
+        let what = match config_yaml {
+            Some(yaml) => format!("starting toolgate with this config:\n{yaml}"),
+            None => "starting toolgate with its default config".to_owned(),
+        };
+        Self::spawn(command, config, scratch, &what).await
+    }
+
+    /// Starts a gateway with an existing config file (a committed example, say), with `env`
+    /// added to its environment. It runs in a scratch directory: relative paths in the file
+    /// that matter should come from `env`.
+    pub async fn start_file(config: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let bin = paths::toolgate()?;
+        let scratch = ScratchDir::new("gateway")?;
+        let mut command = Command::new(&bin);
+        command
+            .arg("--config")
+            .arg(config)
+            .envs(env.iter().copied());
+        let what = format!("starting toolgate with {}", config.display());
+        Self::spawn(command, Some(config.to_owned()), scratch, &what).await
+    }
+
+    /// Runs `command` (toolgate with its config arguments) on 127.0.0.1:0 in `scratch`, and
+    /// waits until it listens.
+    async fn spawn(
+        mut command: Command,
+        config: Option<PathBuf>,
+        scratch: ScratchDir,
+        what: &str,
+    ) -> anyhow::Result<Self> {
         command
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra_args)
             .current_dir(scratch.path());
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info,toolgate=debug");
@@ -77,10 +107,7 @@ impl Gateway {
         let url = process
             .wait_for_listening(LISTENING, STARTUP_TIMEOUT)
             .await
-            .with_context(|| match config_yaml {
-                Some(yaml) => format!("starting toolgate with this config:\n{yaml}"),
-                None => "starting toolgate with its default config".to_owned(),
-            })?;
+            .with_context(|| what.to_owned())?;
         let addr = socket_addr_of(&url)?;
         Ok(Self {
             process,

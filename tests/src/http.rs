@@ -304,11 +304,18 @@ pub struct McpSession {
     protocol_version: String,
     initialize_result: Value,
     next_id: AtomicI64,
+    headers: Vec<(String, String)>,
 }
 
 impl McpSession {
     /// `initialize` at `url`, then `notifications/initialized`.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, &[]).await
+    }
+
+    /// Like [`Self::connect`], with `headers` (a credential, say) on every request of the
+    /// session, `initialize` included.
+    pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> anyhow::Result<Self> {
         let id = json!(0);
         let body = json!({
             "jsonrpc": "2.0",
@@ -320,7 +327,7 @@ impl McpSession {
                 "clientInfo": {"name": "toolgate-tests", "version": env!("CARGO_PKG_VERSION")},
             },
         });
-        let http = post(url, None, &[], body.to_string()).await?;
+        let http = post(url, None, headers, body.to_string()).await?;
         if http.status != StatusCode::OK {
             bail!(
                 "initialize at {url} was not answered with 200:\n{}",
@@ -348,6 +355,10 @@ impl McpSession {
             protocol_version,
             initialize_result: result,
             next_id: AtomicI64::new(1),
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         let ack = this.notify("notifications/initialized", None).await?;
         if ack.status != StatusCode::ACCEPTED {
@@ -386,6 +397,7 @@ impl McpSession {
         body: impl Into<Bytes>,
     ) -> anyhow::Result<HttpResponse> {
         let mut all = vec![(VERSION_HEADER, self.protocol_version.as_str())];
+        all.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         all.extend_from_slice(headers);
         post(&self.url, Some(&self.id), &all, body).await
     }

@@ -80,7 +80,12 @@ async fn custom_stack_requires_the_key_limits_calls_and_traces() -> anyhow::Resu
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}});
         let resp = post(&url, None, &headers, init.to_string()).await?;
         assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{}", resp.describe());
-        assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
+        let challenge = resp.header("www-authenticate").unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer realm=\"toolgate\""),
+            "{}",
+            resp.describe()
+        );
     }
 
     // With the key (either header): MCP works, up to two calls a minute.
@@ -93,12 +98,14 @@ async fn custom_stack_requires_the_key_limits_calls_and_traces() -> anyhow::Resu
     assert_eq!(text_of(&second["result"]), "call 2", "{second}");
     let third = echo(&url, &id, &with_key, 3).await?;
     assert_eq!(third["error"]["code"], -31002, "{third}");
+    // 2/min: the next call is up to 30 s away.
     assert!(
-        third["error"]["data"]["retryAfterSeconds"]
-            .as_f64()
-            .is_some_and(|s| s > 0.0),
+        third["error"]["data"]["retry_after_ms"]
+            .as_u64()
+            .is_some_and(|ms| (1..=30_000).contains(&ms)),
         "{third}"
     );
+    assert_eq!(third["error"]["data"]["limit"], "2/min", "{third}");
 
     // Every call was traced, the rejected one as an error, each forwarded one with a child.
     let spans = collector

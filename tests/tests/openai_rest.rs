@@ -255,3 +255,57 @@ async fn rest_routes_sit_behind_the_host_guard() -> anyhow::Result<()> {
     assert_eq!(resp.status, StatusCode::FORBIDDEN, "{}", resp.describe());
     Ok(())
 }
+
+#[tokio::test]
+async fn rest_call_past_a_rate_limit_is_429_with_retry_after() -> anyhow::Result<()> {
+    let config = GatewayConfig::new().server("demo", Upstream::demo("demo")?);
+    let yaml = config.to_yaml()
+        + "layers:\n  - use: rate_limit\n    rules:\n      - {rate: 1/min, server: demo, tool: echo}\n";
+    let gateway = Gateway::start(&yaml).await?;
+    let session = gateway.session().await?;
+    session
+        .wait_for_tools(
+            &["demo__echo"],
+            toolgate_tests::gateway::UPSTREAM_READY_TIMEOUT,
+        )
+        .await?;
+    let call = || async {
+        let body = json!({"name": "demo__echo", "arguments": {"message": "hi"}});
+        post(
+            &format!("{}/mcp-rest/tools/call", base(&gateway)),
+            None,
+            &[],
+            body.to_string(),
+        )
+        .await
+    };
+    let first = call().await?;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.describe());
+    assert_eq!(first.header("retry-after"), None);
+
+    let second = call().await?;
+    assert_eq!(
+        second.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        second.describe()
+    );
+    let body = second.json()?;
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert_eq!(body["jsonrpc_error"]["code"], -31002, "{body}");
+    let retry_after_ms = body["jsonrpc_error"]["data"]["retry_after_ms"]
+        .as_u64()
+        .with_context(|| format!("retry_after_ms in {body}"))?;
+    // 1/min: the next cell is up to a minute away.
+    assert!(
+        (1..=60_000).contains(&retry_after_ms),
+        "retry_after_ms {retry_after_ms}"
+    );
+    let header: u64 = second
+        .header("retry-after")
+        .with_context(|| format!("Retry-After in {}", second.describe()))?
+        .parse()
+        .context("Retry-After is whole seconds")?;
+    assert_eq!(header, retry_after_ms.div_ceil(1000).max(1));
+    Ok(())
+}

@@ -161,6 +161,34 @@ pub(crate) fn status_of(e: &McpError) -> StatusCode {
     }
 }
 
+/// The `Retry-After` value (whole seconds, at least 1) for an MCP-plane error whose status is
+/// 429 or 503 and whose `data.retry_after_ms` says how long to wait: `ceil(ms / 1000)`.
+pub(crate) fn retry_after_of(e: &McpError) -> Option<HeaderValue> {
+    if !matches!(
+        status_of(e),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        return None;
+    }
+    let ms = e.data()?.get("retry_after_ms")?.as_u64()?;
+    let secs = ms.div_ceil(1000).max(1);
+    Some(HeaderValue::from(secs))
+}
+
+/// The response for an MCP-plane error: `status_of(e)`, `body`, and `Retry-After` when the
+/// error says when to retry (a rate limit's `retry_after_ms`).
+pub(crate) fn mcp_error_response(e: &McpError, body: &Value) -> Response<McpBody> {
+    with_retry_after(json_response(status_of(e), body), e)
+}
+
+/// Adds `Retry-After` to `r` when `e` says when to retry (see [`retry_after_of`]).
+pub(crate) fn with_retry_after(mut r: Response<McpBody>, e: &McpError) -> Response<McpBody> {
+    if let Some(after) = retry_after_of(e) {
+        r.headers_mut().insert(http::header::RETRY_AFTER, after);
+    }
+    r
+}
+
 /// A short machine-readable name for an MCP-plane error.
 pub(crate) fn code_of(e: &McpError) -> &'static str {
     match e.kind() {
@@ -209,5 +237,53 @@ mod tests {
             status_of(&McpError::new(McpErrorKind::RateLimited, "slow down")),
             StatusCode::TOO_MANY_REQUESTS
         );
+    }
+
+    fn limited(retry_after_ms: Value) -> McpError {
+        McpError::new(McpErrorKind::RateLimited, "rate limit 1/min exceeded")
+            .with_data(json!({"retryable": true, "retry_after_ms": retry_after_ms}))
+    }
+
+    fn retry_after(e: &McpError) -> Option<String> {
+        let r = mcp_error_response(e, &json!({"error": "x"}));
+        r.headers()
+            .get(http::header::RETRY_AFTER)
+            .map(|v| v.to_str().map(str::to_owned).unwrap_or_default())
+    }
+
+    #[test]
+    fn rate_limited_errors_carry_retry_after_in_whole_seconds_rounded_up() {
+        let e = limited(json!(480));
+        assert_eq!(
+            mcp_error_response(&e, &json!({})).status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(retry_after(&e).as_deref(), Some("1"));
+        assert_eq!(retry_after(&limited(json!(1000))).as_deref(), Some("1"));
+        assert_eq!(retry_after(&limited(json!(1001))).as_deref(), Some("2"));
+        assert_eq!(retry_after(&limited(json!(59_999))).as_deref(), Some("60"));
+        // A zero wait still tells the client to back off for a second.
+        assert_eq!(retry_after(&limited(json!(0))).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn retry_after_is_absent_without_a_usable_wait() {
+        assert_eq!(retry_after(&limited(json!("soon"))), None);
+        assert_eq!(retry_after(&limited(json!(-5))), None);
+        assert_eq!(
+            retry_after(&McpError::new(McpErrorKind::RateLimited, "no data")),
+            None
+        );
+        // A timeout (504) is not told when to retry, whatever its data says.
+        let timeout =
+            McpError::new(McpErrorKind::Timeout, "slow").with_data(json!({"retry_after_ms": 500}));
+        assert_eq!(retry_after(&timeout), None);
+    }
+
+    #[test]
+    fn unavailable_upstreams_pass_their_retry_hint_on() {
+        let e = McpError::upstream_unavailable("demo", "restarting")
+            .with_data(json!({"retry_after_ms": 2500}));
+        assert_eq!(retry_after(&e).as_deref(), Some("3"));
     }
 }

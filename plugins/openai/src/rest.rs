@@ -33,7 +33,9 @@ use tower::Service;
 
 use crate::OpenAiOptions;
 use crate::convert::{ConvertOptions, NameMap, OpenAiTools};
-use crate::http::{code_of, json_response, method_not_allowed, query_param, read_body, status_of};
+use crate::http::{
+    code_of, json_response, mcp_error_response, method_not_allowed, query_param, read_body,
+};
 use crate::plane::{Endpoint, Plane};
 
 /// The paths served, list then call, for each prefix.
@@ -123,7 +125,7 @@ fn plane_error(e: &McpError, list: bool) -> Response<McpBody> {
     if list {
         body["tools"] = json!([]);
     }
-    json_response(status_of(e), &body)
+    mcp_error_response(e, &body)
 }
 
 async fn list(state: &State, req: HttpRequest) -> Response<McpBody> {

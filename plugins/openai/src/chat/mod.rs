@@ -32,6 +32,7 @@ use crate::OpenAiOptions;
 use crate::convert::ToolCall;
 use crate::http::{
     bytes_response, json_response, method_not_allowed, openai_error, read_body, status_of,
+    with_retry_after,
 };
 use crate::plane::{Endpoint, Plane};
 use tools::{Offered, add_usage, execute, take_mcp_tools};
@@ -160,13 +161,14 @@ async fn chat(state: &State, req: HttpRequest) -> Response<McpBody> {
     let listed = match state.plane.list_tools(&ctx).await {
         Ok(l) => l,
         Err(e) => {
-            return openai_error(
+            let r = openai_error(
                 status_of(&e),
                 "mcp_error",
                 None,
                 Some("tools"),
                 format!("could not list the gateway's MCP tools: {}", e.message()),
             );
+            return with_retry_after(r, &e);
         }
     };
     let offered = Offered::new(listed, &specs, &state.plane, state.options.strict);
