@@ -64,10 +64,13 @@ pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<Read
             ),
         ));
     }
-    link.send_message(
+    // Awaited: the server must have taken `initialized` before the first listing follows
+    // (over HTTP a spawned POST could lose that race, and the first tools/list would fail).
+    link.deliver(
         shared,
         notification_frame("notifications/initialized", None),
-    );
+    )
+    .await;
     Ok(ReadyInfo {
         protocol_version: init.protocol_version,
         server_info: init.server_info,

@@ -113,26 +113,34 @@ impl Link {
     /// Sends a notification or a response, without waiting.
     pub(crate) fn send_message(&self, shared: &Arc<Shared>, frame: Bytes) {
         match self {
-            Link::Stdio(tx) => {
-                if tx.try_send(frame).is_err() {
-                    tracing::debug!(upstream = %shared.name, "dropped a message: stdin queue full or closed");
-                }
-            }
-            Link::Http(http) => {
-                let http = http.clone();
+            // Queued in order on the pipe: nothing to wait for, no task needed.
+            Link::Stdio(tx) => queue_line(tx, shared, frame),
+            Link::Http(_) | Link::Sse(_) => {
+                let link = self.clone();
                 let shared = shared.clone();
-                tokio::spawn(async move { http.post_message(&shared, frame).await });
-            }
-            Link::Sse(sse) => {
-                let sse = sse.clone();
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = sse.post(&shared, frame, &http::HeaderMap::new()).await {
-                        tracing::debug!(upstream = %shared.name, error = %e, "could not send a message");
-                    }
-                });
+                tokio::spawn(async move { link.deliver(&shared, frame).await });
             }
         }
+    }
+
+    /// Sends a notification or a response and, on HTTP, waits until the server took it (so
+    /// that `notifications/initialized` is processed before the first request follows).
+    pub(crate) async fn deliver(&self, shared: &Arc<Shared>, frame: Bytes) {
+        match self {
+            Link::Stdio(tx) => queue_line(tx, shared, frame),
+            Link::Http(http) => http.post_message(shared, frame).await,
+            Link::Sse(sse) => {
+                if let Err(e) = sse.post(shared, frame, &http::HeaderMap::new()).await {
+                    tracing::debug!(upstream = %shared.name, error = %e, "could not send a message");
+                }
+            }
+        }
+    }
+}
+
+fn queue_line(tx: &mpsc::Sender<Bytes>, shared: &Shared, frame: Bytes) {
+    if tx.try_send(frame).is_err() {
+        tracing::debug!(upstream = %shared.name, "dropped a message: stdin queue full or closed");
     }
 }
 
