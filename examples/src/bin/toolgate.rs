@@ -97,6 +97,10 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
     log_format: LogFormat,
+    /// Runtime worker threads (default: one per CPU). On a small machine shared with its
+    /// upstreams, fewer workers wake each other less (see docs/benchmarks.md).
+    #[arg(long, env = "TOOLGATE_WORKERS")]
+    workers: Option<std::num::NonZeroUsize>,
     /// Most rounds of MCP tool calls the gateway runs for one chat-completions request.
     #[arg(long, env = "TOOLGATE_CHAT_MAX_TOOL_ROUNDS", default_value_t = toolgate_openai::DEFAULT_MAX_TOOL_ROUNDS)]
     chat_max_tool_rounds: usize,
@@ -195,7 +199,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => {}
     }
     let config = load(&cli)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.workers {
+        runtime.worker_threads(n.get());
+    }
+    let runtime = runtime
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
