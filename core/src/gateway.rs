@@ -334,7 +334,18 @@ fn mcp_plane(stack: Vec<StackFn>, aggregate: &Aggregate) -> McpService {
     for wrap in stack.into_iter().rev() {
         service = wrap(service, aggregate);
     }
-    service
+    // Outermost: a request that arrives while upstreams are still starting waits for their first
+    // listing (bounded), so that every layer — not just the aggregate — resolves its target
+    // against a complete catalog (a rate limit per server must not miss the first calls).
+    let settled = aggregate.clone();
+    McpService::new(tower::service_fn(move |req: crate::McpRequest| {
+        let inner = service.clone();
+        let settled = settled.clone();
+        async move {
+            settled.settle().await;
+            inner.oneshot(req).await
+        }
+    }))
 }
 
 /// Everything behind the Host/Origin guard: the HTTP-plane layers (the first added outermost)

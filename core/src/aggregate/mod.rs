@@ -232,8 +232,9 @@ impl Aggregate {
             .unwrap_or_default()
     }
 
-    /// Waits (at most [`STARTUP_GRACE`]) until every upstream has finished its first start.
-    async fn settle(&self) {
+    /// Waits (at most 10 s) until every upstream has finished its first start: listed once, or
+    /// failed. Returns at once afterwards.
+    pub async fn settle(&self) {
         let n = self.inner.members.len();
         if *self.inner.settled.borrow() >= n {
             return;
