@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::{AccessPolicy, Authorize, Decide, Resolve};
+use toolgate::aggregate::Resolve;
+
+use super::{AccessPolicy, Authorize, Decide};
 
 /// Wraps a service in [`Authorize`].
 #[derive(Clone)]

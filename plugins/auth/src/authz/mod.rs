@@ -23,7 +23,7 @@ use std::task::{Context, Poll};
 
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
-use toolgate::aggregate::Aggregate;
+use toolgate::aggregate::Resolve;
 use toolgate::jsonrpc::Method;
 use toolgate::{ErrorKind, Identity, McpError, McpRequest, McpResponse};
 use tower::Service;
@@ -31,27 +31,6 @@ use tower::Service;
 pub use future::ResponseFuture;
 pub use layer::AuthorizeLayer;
 pub use policy::{AccessPolicy, Item, ItemKind, Matcher, Rule, Rules};
-
-/// Tells which upstream server serves a tool or prompt name or a resource URI.
-pub trait Resolve: Send + Sync + 'static {
-    /// The server of `target` (a `tools/call` / `prompts/get` name or a `resources/read` URI).
-    fn server_of(&self, method: &Method, target: &str) -> Option<String>;
-}
-
-impl Resolve for Aggregate {
-    fn server_of(&self, method: &Method, target: &str) -> Option<String> {
-        self.resolve(method, target).map(|r| r.server)
-    }
-}
-
-impl<F> Resolve for F
-where
-    F: Fn(&Method, &str) -> Option<String> + Send + Sync + 'static,
-{
-    fn server_of(&self, method: &Method, target: &str) -> Option<String> {
-        self(method, target)
-    }
-}
 
 /// Enforces an [`AccessPolicy`]; see the [module docs](self).
 pub struct Authorize<S> {
@@ -129,7 +108,7 @@ impl Decide {
         let server = if lookup.is_empty() {
             None
         } else {
-            self.resolve.server_of(method, lookup)
+            self.resolve.resolve(method, lookup).map(|r| r.server)
         };
         self.policy.allows(
             caller,

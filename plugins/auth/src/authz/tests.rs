@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use toolgate::aggregate::Resolved;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
 use toolgate::{McpContext, McpError, McpRequest, McpResponse};
@@ -19,14 +20,15 @@ type Handle = mock::Handle<McpRequest, McpResponse>;
 
 /// Servers by tool/prompt prefix, resources by URI scheme: `demo__x` and `demo://…` are on
 /// `demo`, `other__x` and `other://…` on `other`.
-fn resolver(method: &Method, target: &str) -> Option<String> {
+fn resolver(method: &Method, target: &str) -> Option<Resolved> {
     let server = match method {
         Method::ResourcesRead => target.split("://").next()?,
         _ => target.split("__").next()?,
     };
-    ["demo", "other"]
-        .contains(&server)
-        .then(|| server.to_string())
+    ["demo", "other"].contains(&server).then(|| Resolved {
+        server: server.to_string(),
+        original: target.to_string(),
+    })
 }
 
 fn layer() -> AuthorizeLayer {
