@@ -1,5 +1,5 @@
 //! Durations in layer settings: whole seconds, or strings such as `30s`, `5m`, `1h30m`,
-//! `500ms` (the same grammar as the rest of the config file).
+//! `500ms`, parsed by the config loader's own `toolgate::config::parse_duration`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -21,7 +21,7 @@ impl<'de> Deserialize<'de> for ConfigDuration {
         }
         let parsed = match Raw::deserialize(d)? {
             Raw::Secs(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(t) => parse(&t),
+            Raw::Text(t) => toolgate::config::parse_duration(&t),
         };
         parsed.map(ConfigDuration).map_err(serde::de::Error::custom)
     }
@@ -41,38 +41,6 @@ impl JsonSchema for ConfigDuration {
             ]
         })
     }
-}
-
-fn parse(text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "invalid duration '{text}': expected seconds, or a string such as \"30s\", \"5m\", \"1h30m\" or \"500ms\""
-        )
-    };
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    if rest.bytes().all(|b| b.is_ascii_digit()) {
-        return rest.parse().map(Duration::from_secs).map_err(|_| bad());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let part = match &rest[..unit] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?),
-            "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(bad)?),
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit..];
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

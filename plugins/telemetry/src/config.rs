@@ -110,11 +110,9 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
     match Option::<Raw>::deserialize(d)? {
         None => Ok(None),
         Some(Raw::Seconds(s)) => Ok(Some(Duration::from_secs(s))),
-        Some(Raw::Text(t)) => humantime::parse_duration(t.trim()).map(Some).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration '{t}': {e}; write seconds or text like 500ms, 10s, 1m"
-            ))
-        }),
+        Some(Raw::Text(t)) => toolgate::config::parse_duration(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
