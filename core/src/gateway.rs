@@ -337,15 +337,40 @@ fn mcp_plane(stack: Vec<StackFn>, aggregate: &Aggregate) -> McpService {
     // Outermost: a request that arrives while upstreams are still starting waits for their first
     // listing (bounded), so that every layer — not just the aggregate — resolves its target
     // against a complete catalog (a rate limit per server must not miss the first calls).
-    let settled = aggregate.clone();
-    McpService::new(tower::service_fn(move |req: crate::McpRequest| {
-        let inner = service.clone();
-        let settled = settled.clone();
-        async move {
-            settled.settle().await;
-            inner.oneshot(req).await
+    McpService::new(Settled {
+        inner: service,
+        aggregate: aggregate.clone(),
+    })
+}
+
+/// The start-up gate in front of the MCP plane. Once the upstreams have settled it only
+/// forwards (no clone, no extra future).
+#[derive(Clone, Debug)]
+struct Settled {
+    inner: McpService,
+    aggregate: Aggregate,
+}
+
+impl Service<crate::McpRequest> for Settled {
+    type Response = crate::McpResponse;
+    type Error = crate::McpError;
+    type Future = Pin<Box<dyn Future<Output = Result<crate::McpResponse, crate::McpError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), crate::McpError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: crate::McpRequest) -> Self::Future {
+        if self.aggregate.is_settled() {
+            return self.inner.call(req);
         }
-    }))
+        let inner = self.inner.clone();
+        let aggregate = self.aggregate.clone();
+        Box::pin(async move {
+            aggregate.settle().await;
+            inner.oneshot(req).await
+        })
+    }
 }
 
 /// Everything behind the Host/Origin guard: the HTTP-plane layers (the first added outermost)

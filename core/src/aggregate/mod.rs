@@ -235,16 +235,22 @@ impl Aggregate {
     /// Waits (at most 10 s) until every upstream has finished its first start: listed once, or
     /// failed. Returns at once afterwards.
     pub async fn settle(&self) {
-        let n = self.inner.members.len();
-        if *self.inner.settled.borrow() >= n {
+        if self.is_settled() {
             return;
         }
+        let n = self.inner.members.len();
         let mut rx = self.inner.settled.subscribe();
         let _ = tokio::time::timeout(STARTUP_GRACE, rx.wait_for(|c| *c >= n)).await;
     }
 
+    /// Whether every upstream has finished its first start (see [`Aggregate::settle`]).
+    pub fn is_settled(&self) -> bool {
+        *self.inner.settled.borrow() >= self.inner.members.len()
+    }
+
+    /// Serves one request. The gateway waits for [`Aggregate::settle`] before its outermost
+    /// layer; code that calls an `Aggregate` directly right after start should do the same.
     async fn handle(self, req: McpRequest) -> Result<McpResponse, McpError> {
-        self.settle().await;
         let catalog = self.catalog();
         let page_size = self.inner.page_size;
         match req.method() {
