@@ -61,6 +61,11 @@ impl McpRequest {
         &self.message.method
     }
 
+    /// The params as a JSON object map (a typed view for code that edits them).
+    pub fn params_map(&self) -> Result<serde_json::Map<String, serde_json::Value>, McpError> {
+        self.message.params_as()
+    }
+
     /// What the request is about: the tool or prompt name (`params.name`) or the resource URI
     /// (`params.uri`), read once from the raw params and cached.
     pub fn target(&self) -> Option<&str> {

@@ -188,11 +188,6 @@ impl Aggregate {
         Some(Resolved { server, original })
     }
 
-    /// The upstream that exposes the tool `exposed` (as listed), for filtering lists.
-    pub fn server_of_tool(&self, exposed: &str) -> Option<String> {
-        self.resolve(&Method::ToolsCall, exposed).map(|r| r.server)
-    }
-
     /// Names of every exposed tool, in list order.
     pub fn tool_names(&self) -> Vec<String> {
         #[derive(serde::Deserialize)]
@@ -634,13 +629,6 @@ fn rename(params: Option<&RawValue>, value: &str) -> Result<Box<RawValue>, McpEr
     out.push_str(&text[end..]);
     RawValue::from_string(out)
         .map_err(|e| McpError::internal(format!("could not re-encode params: {e}")))
-}
-
-impl McpRequest {
-    /// The params as a JSON object map (a typed view for code that edits them).
-    pub fn params_map(&self) -> Result<Map<String, Value>, McpError> {
-        self.message.params_as()
-    }
 }
 
 impl tower::Service<McpRequest> for Aggregate {
