@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use crate::aggregate::{Resolve, Resolved};
 use crate::error::McpError;
 use crate::jsonrpc::{JsonRpcRequest, Method};
 use crate::session::{Downstream, SessionInfo};
@@ -44,6 +45,7 @@ pub struct McpRequest {
     /// Its context.
     pub ctx: McpContext,
     target: OnceLock<Option<String>>,
+    resolved: OnceLock<Option<Resolved>>,
 }
 
 impl McpRequest {
@@ -53,12 +55,23 @@ impl McpRequest {
             message,
             ctx,
             target: OnceLock::new(),
+            resolved: OnceLock::new(),
         }
     }
 
     /// The method.
     pub fn method(&self) -> &Method {
         &self.message.method
+    }
+
+    /// Where the request's [target](McpRequest::target) leads — upstream server and original
+    /// name — asked of `resolver` once and cached, so every policy layer that decides per server
+    /// or tool reads the same answer without its own catalog lookup. (A gateway has one
+    /// resolver, its `Aggregate`; the first one asked is the one that answers.)
+    pub fn resolved(&self, resolver: &dyn Resolve) -> Option<&Resolved> {
+        self.resolved
+            .get_or_init(|| resolver.resolve(self.method(), self.target()?))
+            .as_ref()
     }
 
     /// The params as a JSON object map (a typed view for code that edits them).

@@ -92,7 +92,7 @@ impl Record {
             (target, None)
         };
         let resolved = match (req.target(), resolver) {
-            (Some(t), Some(r)) => r.resolve(req.method(), t),
+            (Some(_), Some(r)) => req.resolved(r).cloned(),
             _ => None,
         };
         let (server, tool) = match resolved {

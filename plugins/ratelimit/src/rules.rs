@@ -115,7 +115,7 @@ impl Facts {
             .to_owned();
         let is_tool = *req.method() == Method::ToolsCall;
         let (server, tool) = match (req.target(), resolver) {
-            (Some(target), Some(r)) => match r.resolve(req.method(), target) {
+            (Some(_), Some(r)) => match req.resolved(r).cloned() {
                 Some(resolved) => (Some(resolved.server), is_tool.then_some(resolved.original)),
                 None => (None, None),
             },

@@ -89,7 +89,7 @@ where
     fn call(&mut self, mut req: McpRequest) -> Self::Future {
         let is_tool = *req.method() == Method::ToolsCall;
         let (server, tool) = match (req.target(), self.resolver.as_deref()) {
-            (Some(target), Some(r)) => match r.resolve(req.method(), target) {
+            (Some(_), Some(r)) => match req.resolved(r).cloned() {
                 Some(resolved) => (Some(resolved.server), is_tool.then_some(resolved.original)),
                 None => (None, None),
             },

@@ -170,7 +170,7 @@ impl Labels {
         let method = method_label(req.method());
         let resolved = req
             .target()
-            .and_then(|t| aggregate.resolve(req.method(), t).map(|r| (t, r)));
+            .and_then(|t| req.resolved(aggregate).cloned().map(|r| (t, r)));
         let (server, tool) = match resolved {
             Some((target, r)) => {
                 let tool = if *req.method() == Method::ToolsCall {
