@@ -150,3 +150,29 @@ async fn delete_ends_session() -> anyhow::Result<()> {
     ensure!(names.iter().any(|n| n == "demo__echo"), "{names:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_new_get_stream_ends_the_previous_one() -> anyhow::Result<()> {
+    let (_gateway, session) = demo_gateway().await?;
+    let mut first = session.open_stream().await?;
+    let mut second = session.open_stream().await?;
+    // The first stream must end (cleanly or by a dropped connection), not stay open beside the
+    // second: a session has one stream, and no message goes out on two.
+    match first.next_event(Duration::from_secs(5)).await {
+        Ok(None) => {}
+        Ok(Some(event)) => anyhow::bail!("the replaced stream still carried an event: {event:?}"),
+        Err(e) => ensure!(
+            !e.to_string().contains("no SSE event within"),
+            "the replaced stream stayed open: {e:#}"
+        ),
+    }
+    session
+        .call_tool_ok("demo__toggle_extra", json!({}))
+        .await?;
+    second
+        .wait_for_message(Duration::from_secs(10), |m| {
+            m["method"] == "notifications/tools/list_changed"
+        })
+        .await?;
+    Ok(())
+}

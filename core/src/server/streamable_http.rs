@@ -23,6 +23,7 @@ use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body::Body;
 use rmcp::model::ProtocolVersion;
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use super::body::McpBody;
 use super::{accepted, accepts, header, json, read_body, rpc_error, sse_response};
@@ -81,7 +82,8 @@ struct Inner {
 struct HttpSession {
     session: Arc<Session>,
     last_seen: Mutex<Instant>,
-    stream: Mutex<Option<mpsc::Sender<Bytes>>>,
+    /// The session's GET stream: where notifications go, and the token that ends it.
+    stream: Mutex<Option<(mpsc::Sender<Bytes>, CancellationToken)>>,
 }
 
 impl HttpSession {
@@ -91,7 +93,12 @@ impl HttpSession {
         }
     }
     fn downstream(&self) -> Downstream {
-        match self.stream.lock().ok().and_then(|s| s.clone()) {
+        match self
+            .stream
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|(tx, _)| tx.clone()))
+        {
             Some(tx) => Downstream::new(tx),
             None => Downstream::none(),
         }
@@ -403,14 +410,20 @@ impl Inner {
         };
         hs.touch();
         let (tx, rx) = mpsc::channel(self.options.stream_queue);
-        if let Ok(mut s) = hs.stream.lock() {
-            *s = Some(tx.clone());
+        let cut = CancellationToken::new();
+        // One stream per session: a new GET ends the previous one, so no message is sent on two.
+        let previous = hs
+            .stream
+            .lock()
+            .ok()
+            .and_then(|mut s| s.replace((tx.clone(), cut.clone())));
+        if let Some((_, old)) = previous {
+            old.cancel();
         }
         let notifications = self
             .notifications
             .as_ref()
             .map(broadcast::Sender::subscribe);
-        let cut = tokio_util::sync::CancellationToken::new();
         tokio::spawn(feed_stream(
             hs,
             tx,
@@ -429,8 +442,8 @@ impl Inner {
         match removed {
             Some(hs) => {
                 hs.session.close();
-                if let Ok(mut s) = hs.stream.lock() {
-                    s.take();
+                if let Some((_, cut)) = hs.stream.lock().ok().and_then(|mut s| s.take()) {
+                    cut.cancel();
                 }
                 Response::new(McpBody::empty())
             }
@@ -449,7 +462,7 @@ async fn feed_stream(
     tx: mpsc::Sender<Bytes>,
     notifications: Option<broadcast::Receiver<Bytes>>,
     keep_alive: Duration,
-    cut: tokio_util::sync::CancellationToken,
+    cut: CancellationToken,
 ) {
     let touch = hs.clone();
     super::feed(
@@ -463,7 +476,7 @@ async fn feed_stream(
     // Gone, ended, or too far behind: in every case nothing more should be queued for it.
     cut.cancel();
     if let Ok(mut s) = hs.stream.lock()
-        && s.as_ref().is_some_and(|cur| cur.same_channel(&tx))
+        && s.as_ref().is_some_and(|(cur, _)| cur.same_channel(&tx))
     {
         s.take();
     }
