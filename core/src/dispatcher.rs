@@ -142,19 +142,26 @@ impl Dispatcher {
             Method::Initialize => self.initialize(session, &req),
             Method::Ping => to_raw(&serde_json::json!({})),
             Method::ServerDiscover => self.discover(),
-            _ => {
-                let cancel = session.begin(&id);
-                let ctx = McpContext {
-                    session: session.info().clone(),
-                    identity: inbound.identity,
-                    downstream: inbound.downstream,
-                    cancel,
-                    extensions: inbound.extensions,
-                };
-                let out = self.service().oneshot(McpRequest::new(req, ctx)).await;
-                session.end(&id);
-                out.map(|r| r.result)
-            }
+            _ => match session.begin(&id) {
+                // The entry is forgotten when `inflight` drops: at the end of this request, or
+                // when its future is dropped because the client went away.
+                Some(inflight) => {
+                    let ctx = McpContext {
+                        session: session.info().clone(),
+                        identity: inbound.identity,
+                        downstream: inbound.downstream,
+                        cancel: inflight.token().clone(),
+                        extensions: inbound.extensions,
+                    };
+                    let out = self.service().oneshot(McpRequest::new(req, ctx)).await;
+                    drop(inflight);
+                    out.map(|r| r.result)
+                }
+                None => Err(McpError::invalid_request(format!(
+                    "request id {} is already in flight in this session: use a new id for each request",
+                    display_id(&id)
+                ))),
+            },
         };
         match result {
             Ok(raw) => Some(response_frame(&id, &raw)),
@@ -208,5 +215,13 @@ impl Dispatcher {
         );
         result.instructions = self.inner.instructions.clone();
         to_raw(&result)
+    }
+}
+
+/// A request id as the client wrote it, for messages.
+fn display_id(id: &RequestId) -> String {
+    match id {
+        RequestId::Number(n) => n.to_string(),
+        RequestId::String(s) => format!("{:?}", s.as_ref()),
     }
 }

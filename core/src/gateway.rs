@@ -68,9 +68,10 @@ pub struct GatewayParts {
 /// # }
 /// ```
 pub struct GatewayBuilder {
-    upstreams: Vec<(String, UpstreamSpec, ToolFilter)>,
+    upstreams: Vec<UpstreamEntry>,
     separator: Option<String>,
     page_size: usize,
+    startup_grace: Duration,
     mcp_path: String,
     http: HttpOptions,
     origin: OriginPolicy,
@@ -102,6 +103,7 @@ impl Default for GatewayBuilder {
             upstreams: Vec::new(),
             separator: Some("__".into()),
             page_size: 0,
+            startup_grace: crate::aggregate::DEFAULT_STARTUP_GRACE,
             mcp_path: "/mcp".into(),
             http: HttpOptions::default(),
             origin: OriginPolicy::default(),
@@ -126,7 +128,30 @@ impl GatewayBuilder {
         spec: UpstreamSpec,
         filter: ToolFilter,
     ) -> Self {
-        self.upstreams.push((name.into(), spec, filter));
+        self.upstreams.push(UpstreamEntry {
+            name: name.into(),
+            spec,
+            filter,
+            validate_arguments: true,
+        });
+        self
+    }
+    /// Turns the check of `tools/call` arguments against each tool's `inputSchema` on or off
+    /// for the upstream `server` added earlier (on by default; off for servers whose schemas
+    /// are wrong).
+    #[must_use]
+    pub fn validate_arguments(mut self, server: &str, on: bool) -> Self {
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.validate_arguments = on;
+        }
+        self
+    }
+    /// How long after start a request may wait for upstreams still on their first start
+    /// (default 3 s; zero: never). After it, lists answer with what is ready and calls to a
+    /// starting upstream fail at once with -31000.
+    #[must_use]
+    pub fn startup_grace(mut self, grace: Duration) -> Self {
+        self.startup_grace = grace;
         self
     }
     /// Adds a stdio upstream exposing all its tools.
@@ -228,7 +253,7 @@ impl GatewayBuilder {
     /// The names of the upstreams added so far, in order (for layers that check the server
     /// names their settings mention).
     pub fn upstream_names(&self) -> impl Iterator<Item = &str> {
-        self.upstreams.iter().map(|(name, _, _)| name.as_str())
+        self.upstreams.iter().map(|u| u.name.as_str())
     }
 
     /// The time limit of one upstream request ([`UpstreamOptions::request_timeout`]): the
@@ -276,17 +301,22 @@ impl GatewayBuilder {
         let members: Vec<Member> = self
             .upstreams
             .into_iter()
-            .map(|(name, spec, filter)| {
+            .map(|u| {
                 let upstream = Upstream::start(
-                    &name,
-                    spec,
+                    &u.name,
+                    u.spec,
                     self.upstream_options.clone(),
                     shutdown.child_token(),
                 );
-                Member { upstream, filter }
+                Member {
+                    upstream,
+                    filter: u.filter,
+                    validate_arguments: u.validate_arguments,
+                }
             })
             .collect();
-        let aggregate = Aggregate::new(members, self.separator, self.page_size);
+        let aggregate = Aggregate::new(members, self.separator, self.page_size)
+            .with_startup_grace(self.startup_grace);
         let service = mcp_plane(self.stack, &aggregate);
         let dispatcher = Dispatcher::new(service.clone());
         let streamable = StreamableHttpService::new(
@@ -334,9 +364,10 @@ fn mcp_plane(stack: Vec<StackFn>, aggregate: &Aggregate) -> McpService {
     for wrap in stack.into_iter().rev() {
         service = wrap(service, aggregate);
     }
-    // Outermost: a request that arrives while upstreams are still starting waits for their first
-    // listing (bounded), so that every layer — not just the aggregate — resolves its target
-    // against a complete catalog (a rate limit per server must not miss the first calls).
+    // Outermost: during the start-up grace, a request whose target is not routable yet (or a
+    // list) waits for the upstreams still on their first start, so that every layer — not just
+    // the aggregate — resolves its target against a complete catalog (a rate limit per server
+    // must not miss the first calls). The grace is counted from start-up, not per request.
     McpService::new(Settled {
         inner: service,
         aggregate: aggregate.clone(),
@@ -361,7 +392,14 @@ impl Service<crate::McpRequest> for Settled {
     }
 
     fn call(&mut self, req: crate::McpRequest) -> Self::Future {
-        if self.aggregate.is_settled() {
+        // A call whose target is already routable never waits for another upstream's start.
+        // (Asked without caching on the request: a `None` now must not stick for the layers
+        // below, which resolve again after the wait.)
+        let routable = || {
+            req.target()
+                .is_some_and(|t| self.aggregate.resolve(req.method(), t).is_some())
+        };
+        if self.aggregate.is_settled() || routable() {
             return self.inner.call(req);
         }
         let inner = self.inner.clone();
@@ -399,10 +437,19 @@ fn http_plane(
     HttpService::new(OriginGuardLayer::new(origin).layer(http))
 }
 
+/// One upstream as the builder keeps it.
+#[derive(Debug, Clone, PartialEq)]
+struct UpstreamEntry {
+    name: String,
+    spec: UpstreamSpec,
+    filter: ToolFilter,
+    validate_arguments: bool,
+}
+
 /// The settings a reload cannot change: upstreams and transport limits.
 #[derive(Debug, Clone, PartialEq)]
 struct RestartSettings {
-    upstreams: Vec<(String, UpstreamSpec, ToolFilter)>,
+    upstreams: Vec<UpstreamEntry>,
     separator: Option<String>,
     page_size: usize,
     http: HttpOptions,
@@ -423,17 +470,16 @@ impl RestartSettings {
     /// What `new` changes, in config-file terms.
     fn changes(&self, new: &RestartSettings) -> Vec<String> {
         let mut out = Vec::new();
-        for (name, spec, filter) in &new.upstreams {
-            match self.upstreams.iter().find(|u| &u.0 == name) {
+        for entry in &new.upstreams {
+            let name = &entry.name;
+            match self.upstreams.iter().find(|u| &u.name == name) {
                 None => out.push(format!("mcp_servers.{name} added")),
-                Some((_, s, f)) if s != spec || f != filter => {
-                    out.push(format!("mcp_servers.{name} changed"))
-                }
+                Some(old) if old != entry => out.push(format!("mcp_servers.{name} changed")),
                 Some(_) => {}
             }
         }
-        for (name, _, _) in &self.upstreams {
-            if !new.upstreams.iter().any(|u| &u.0 == name) {
+        for UpstreamEntry { name, .. } in &self.upstreams {
+            if !new.upstreams.iter().any(|u| &u.name == name) {
                 out.push(format!("mcp_servers.{name} removed"));
             }
         }
@@ -702,10 +748,16 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
         .iter()
         .map(|h| match &h.status {
             UpstreamStatus::Ready(info) => serde_json::json!({
-                "name": h.name, "status": "ready", "tools": h.tools,
+                "name": h.name, "status": "ready", "tools": h.tools, "inflight": h.inflight,
                 "server": info.server_info.name, "protocolVersion": info.protocol_version,
             }),
-            UpstreamStatus::Starting => serde_json::json!({"name": h.name, "status": "starting"}),
+            UpstreamStatus::Starting => serde_json::json!({
+                "name": h.name, "status": "starting",
+                "reason": format!(
+                    "started {:.1} s ago; no answer to initialize yet",
+                    h.started.elapsed().as_secs_f64()
+                ),
+            }),
             UpstreamStatus::Down { reason } => {
                 serde_json::json!({"name": h.name, "status": "down", "reason": reason})
             }
@@ -770,7 +822,8 @@ impl GatewayBuilder {
             .upstream_options(UpstreamOptions {
                 request_timeout: s.request_timeout,
                 ..UpstreamOptions::default()
-            });
+            })
+            .startup_grace(s.startup_grace);
         for (name, server) in &config.servers {
             if matches!(server.session_mode, SessionMode::PerSession) {
                 tracing::warn!(server = %name, "session_mode: per_session is not implemented yet; the upstream connection is shared");
@@ -811,7 +864,9 @@ impl GatewayBuilder {
                 allowed: server.allowed_tools.clone(),
                 denied: server.disallowed_tools.clone(),
             };
-            b = b.upstream(name.clone(), spec, filter);
+            b = b
+                .upstream(name.clone(), spec, filter)
+                .validate_arguments(name, server.validate_arguments);
         }
         Ok(b)
     }

@@ -150,11 +150,17 @@ pub enum Message {
     },
 }
 
+/// Deepest nesting of arrays and objects accepted in `params` (the params object is level 1).
+/// Deeper structures are refused at the edge rather than forwarded: parsers upstream (and
+/// this gateway's own, for argument validation) recurse per level.
+pub const MAX_PARAMS_DEPTH: usize = 100;
+
 #[derive(Deserialize)]
 struct Wire<'a> {
     #[serde(borrow)]
     jsonrpc: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    /// `Some` whenever the member is present, even as `null` (which is not a notification).
+    #[serde(borrow, default, deserialize_with = "present")]
     id: Option<&'a RawValue>,
     #[serde(borrow)]
     method: Option<Cow<'a, str>>,
@@ -164,6 +170,40 @@ struct Wire<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow)]
     error: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// Whether `json` (valid JSON text) nests arrays and objects deeper than `max` levels.
+fn nests_deeper_than(json: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// What went wrong parsing an inbound message, with the id when it could be read.
@@ -202,16 +242,25 @@ impl Message {
                 });
             }
         };
-        let id =
-            match wire.id {
-                Some(raw) => Some(serde_json::from_str::<RequestId>(raw.get()).map_err(|_| {
-                    ParseFailure {
+        let id = match wire.id {
+            Some(raw) if raw.get() == "null" => {
+                return Err(ParseFailure {
+                    id: None,
+                    error: McpError::invalid_request(
+                        "`id` must be a string or an integer, not null (a notification has no `id` member at all)",
+                    ),
+                });
+            }
+            Some(raw) => {
+                Some(
+                    serde_json::from_str::<RequestId>(raw.get()).map_err(|_| ParseFailure {
                         id: None,
                         error: McpError::invalid_request("`id` must be a string or an integer"),
-                    }
-                })?),
-                None => None,
-            };
+                    })?,
+                )
+            }
+            None => None,
+        };
         let fail = |id: Option<RequestId>, msg: &'static str| ParseFailure {
             id,
             error: McpError::invalid_request(msg),
@@ -220,9 +269,16 @@ impl Message {
             return Err(fail(id, "`jsonrpc` must be \"2.0\""));
         }
         if let Some(p) = wire.params {
-            let b = p.get().as_bytes().first();
-            if b != Some(&b'{') && b != Some(&b'[') {
+            if !p.get().starts_with('{') {
                 return Err(fail(id, "`params` must be an object"));
+            }
+            if nests_deeper_than(p.get().as_bytes(), MAX_PARAMS_DEPTH) {
+                return Err(ParseFailure {
+                    id,
+                    error: McpError::invalid_request(format!(
+                        "`params` nests arrays and objects deeper than {MAX_PARAMS_DEPTH} levels; flatten the arguments"
+                    )),
+                });
             }
         }
         match (wire.method, id) {
@@ -405,6 +461,62 @@ mod tests {
         let e = Message::parse(br#"{"jsonrpc":"1.0","id":"a","method":"ping"}"#).expect_err("v1");
         assert_eq!(e.error.code(), -32600);
         assert_eq!(e.id, Some(RequestId::String("a".into())));
+    }
+
+    #[test]
+    fn null_id_is_not_a_notification() {
+        let e = Message::parse(br#"{"jsonrpc":"2.0","id":null,"method":"tools/list"}"#)
+            .expect_err("null id");
+        assert_eq!(e.error.code(), -32600);
+        assert!(e.id.is_none());
+        assert!(matches!(
+            Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Ok(Message::Notification { .. })
+        ));
+    }
+
+    #[test]
+    fn deep_params_are_refused_shallow_ones_kept() {
+        let deep = |levels: usize| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":{{"v":{}{}}}}}}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        let e = Message::parse(deep(100_000).as_bytes()).expect_err("deep");
+        assert_eq!(e.error.code(), -32600);
+        assert_eq!(e.id, Some(RequestId::Number(1)));
+        assert!(
+            e.error.message().contains("deeper than"),
+            "{}",
+            e.error.message()
+        );
+        assert!(Message::parse(deep(MAX_PARAMS_DEPTH).as_bytes()).is_err());
+        assert!(Message::parse(deep(MAX_PARAMS_DEPTH - 2).as_bytes()).is_ok());
+        // Brackets inside strings do not count.
+        let text = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{{"s":"{}\"{}"}}}}"#,
+            "[".repeat(500),
+            "{".repeat(500)
+        );
+        assert!(Message::parse(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn params_must_be_an_object() {
+        let e = Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}"#)
+            .expect_err("array params");
+        assert_eq!(e.error.code(), -32600);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error() {
+        let e = Message::parse(b"\xff\xfe").expect_err("not UTF-8");
+        assert_eq!(e.error.code(), -32700);
+        let e = Message::parse(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}")
+            .expect_err("not UTF-8 in a string");
+        assert_eq!(e.error.code(), -32700);
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! Newline-delimited JSON-RPC framing, shared by stdio in both directions (the gateway's own
 //! stdin/stdout, and each stdio upstream's pipes).
+//!
+//! Lines are bytes, not strings: a line that is not UTF-8 is one bad message (answered or
+//! dropped by the caller), never the end of the stream. A line longer than the limit is
+//! skipped up to its newline and reported once; reading goes on.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes gathered into one write before it is issued.
@@ -55,9 +60,142 @@ pub(crate) async fn write_lines<W: AsyncWrite + Unpin>(
     }
 }
 
+/// One item read from a line-delimited stream.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A line's bytes, without its newline (a trailing `\r` is kept: JSON allows it as
+    /// whitespace).
+    Message(Bytes),
+    /// A line longer than the limit: it was skipped.
+    TooLong,
+}
+
+/// Splits a byte stream into [`Line`]s of at most `max` bytes. Unlike `tokio_util`'s codecs it
+/// never fails on content (a `Framed` stream ends after its decoder's first error), so one bad
+/// line cannot end a connection.
+#[derive(Debug)]
+pub(crate) struct LineCodec {
+    max: usize,
+    /// Where the search for a newline resumes in the buffer.
+    next: usize,
+    /// Inside a line that was too long: drop bytes up to its newline.
+    discarding: bool,
+}
+
+impl LineCodec {
+    pub(crate) fn new(max: usize) -> Self {
+        LineCodec {
+            max,
+            next: 0,
+            discarding: false,
+        }
+    }
+}
+
+impl Decoder for LineCodec {
+    type Item = Line;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Line>, std::io::Error> {
+        loop {
+            let read_to = buf.len().min(self.max.saturating_add(1));
+            let newline = memchr::memchr(b'\n', &buf[self.next.min(read_to)..read_to])
+                .map(|at| self.next + at);
+            match (self.discarding, newline) {
+                (true, Some(at)) => {
+                    buf.advance(at + 1);
+                    self.next = 0;
+                    self.discarding = false;
+                }
+                (true, None) => {
+                    buf.advance(read_to);
+                    self.next = 0;
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                }
+                (false, Some(at)) => {
+                    let mut line = buf.split_to(at + 1);
+                    line.truncate(at);
+                    self.next = 0;
+                    return Ok(Some(Line::Message(line.freeze())));
+                }
+                (false, None) if buf.len() > self.max => {
+                    self.discarding = true;
+                    self.next = 0;
+                    return Ok(Some(Line::TooLong));
+                }
+                (false, None) => {
+                    self.next = read_to;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Line>, std::io::Error> {
+        if let Some(line) = self.decode(buf)? {
+            return Ok(Some(line));
+        }
+        self.next = 0;
+        if self.discarding || buf.is_empty() {
+            buf.clear();
+            self.discarding = false;
+            return Ok(None);
+        }
+        Ok(Some(Line::Message(buf.split().freeze())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::push_line;
+    use super::{Line, LineCodec, push_line};
+    use bytes::BytesMut;
+    use tokio_util::codec::Decoder;
+
+    fn lines(codec: &mut LineCodec, chunks: &[&[u8]]) -> Vec<Line> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            while let Some(line) = codec.decode(&mut buf).expect("decode") {
+                out.push(line);
+            }
+        }
+        while let Some(line) = codec.decode_eof(&mut buf).expect("decode_eof") {
+            out.push(line);
+        }
+        out
+    }
+
+    #[test]
+    fn invalid_utf8_is_just_a_line() {
+        let got = lines(&mut LineCodec::new(64), &[b"\xff\xfe\n{\"a\":1}\n"]);
+        assert_eq!(
+            got,
+            [
+                Line::Message(bytes::Bytes::from_static(b"\xff\xfe")),
+                Line::Message(bytes::Bytes::from_static(b"{\"a\":1}")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_skipped_and_reading_goes_on() {
+        let long = vec![b'x'; 100];
+        let got = lines(
+            &mut LineCodec::new(10),
+            &[&long[..50], &long[50..], b"\nok\n", b"tail"],
+        );
+        assert_eq!(
+            got,
+            [
+                Line::TooLong,
+                Line::Message(bytes::Bytes::from_static(b"ok")),
+                Line::Message(bytes::Bytes::from_static(b"tail")),
+            ]
+        );
+    }
 
     #[test]
     fn newlines_between_tokens_become_spaces() {

@@ -1,10 +1,12 @@
 //! Downstream sessions: who the client is, what it negotiated, and how to reach it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use rmcp::model::{Implementation, ProtocolVersion};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
@@ -157,7 +159,8 @@ impl Downstream {
 #[derive(Debug)]
 pub struct Session {
     info: Arc<SessionInfo>,
-    inflight: Mutex<HashMap<RequestId, CancellationToken>>,
+    inflight: Mutex<HashMap<RequestId, (u64, CancellationToken)>>,
+    serial: AtomicU64,
     closed: CancellationToken,
 }
 
@@ -167,6 +170,7 @@ impl Session {
         Session {
             info: Arc::new(info),
             inflight: Mutex::new(HashMap::new()),
+            serial: AtomicU64::new(0),
             closed: CancellationToken::new(),
         }
     }
@@ -182,29 +186,111 @@ impl Session {
     pub fn close(&self) {
         self.closed.cancel();
     }
-    /// Registers a request in flight; the token is a child of the session's.
-    pub(crate) fn begin(&self, id: &RequestId) -> CancellationToken {
+    /// Registers a request in flight and returns its guard: the entry lives exactly as long as
+    /// the guard (dropped when the request ends, or when its future is dropped because the
+    /// client went away). `None` when a request with the same id is already in flight in this
+    /// session: ids must be unique among a requester's open requests, and a second one must
+    /// not take over the first one's cancellation.
+    pub(crate) fn begin(self: &Arc<Self>, id: &RequestId) -> Option<InflightEntry> {
         let token = self.closed.child_token();
-        if let Ok(mut map) = self.inflight.lock() {
-            map.insert(id.clone(), token.clone());
+        let mut map = self.inflight.lock();
+        if map.contains_key(id) {
+            return None;
         }
-        token
-    }
-    /// Forgets a finished request.
-    pub(crate) fn end(&self, id: &RequestId) {
-        if let Ok(mut map) = self.inflight.lock() {
-            map.remove(id);
-        }
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        map.insert(id.clone(), (serial, token.clone()));
+        Some(InflightEntry {
+            session: self.clone(),
+            id: id.clone(),
+            serial,
+            token,
+        })
     }
     /// Cancels a request in flight; unknown or finished ids are ignored.
     pub(crate) fn cancel(&self, id: &RequestId) {
-        let token = self.inflight.lock().ok().and_then(|mut m| m.remove(id));
-        if let Some(t) = token {
+        let entry = self.inflight.lock().remove(id);
+        if let Some((_, t)) = entry {
             t.cancel();
         }
     }
     /// How many requests are in flight.
     pub fn inflight(&self) -> usize {
-        self.inflight.lock().map(|m| m.len()).unwrap_or(0)
+        self.inflight.lock().len()
+    }
+}
+
+/// One request in flight in a [`Session`]; dropping it forgets the request.
+#[derive(Debug)]
+pub(crate) struct InflightEntry {
+    session: Arc<Session>,
+    id: RequestId,
+    serial: u64,
+    token: CancellationToken,
+}
+
+impl InflightEntry {
+    /// Fires when the client cancels the request or the session ends.
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+}
+
+impl Drop for InflightEntry {
+    fn drop(&mut self) {
+        let mut map = self.session.inflight.lock();
+        // Only our own entry: after a cancel the id may already belong to a newer request.
+        if map
+            .get(&self.id)
+            .is_some_and(|(serial, _)| *serial == self.serial)
+        {
+            map.remove(&self.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Arc<Session> {
+        Arc::new(Session::new(SessionInfo::new(None, TransportKind::Stdio)))
+    }
+
+    #[test]
+    fn an_id_in_flight_cannot_be_taken_twice_and_is_freed_on_drop() {
+        let s = session();
+        let id = RequestId::Number(5);
+        let first = s.begin(&id).expect("first");
+        assert!(
+            s.begin(&id).is_none(),
+            "a second request with id 5 is refused"
+        );
+        assert_eq!(s.inflight(), 1);
+        drop(first);
+        assert_eq!(s.inflight(), 0, "dropping the guard forgets the request");
+        assert!(s.begin(&id).is_some());
+    }
+
+    #[test]
+    fn cancel_reaches_the_first_request_and_a_late_drop_spares_the_next() {
+        let s = session();
+        let id = RequestId::String("a".into());
+        let first = s.begin(&id).expect("first");
+        s.cancel(&id);
+        assert!(first.token().is_cancelled());
+        // The id is free again while the cancelled request winds down.
+        let second = s.begin(&id).expect("second");
+        drop(first);
+        assert_eq!(
+            s.inflight(),
+            1,
+            "the first guard must not remove the second entry"
+        );
+        assert!(!second.token().is_cancelled());
+        s.close();
+        assert!(
+            second.token().is_cancelled(),
+            "closing the session cancels everything"
+        );
     }
 }

@@ -38,17 +38,17 @@ async fn two_clients_with_id_zero_never_cross() -> anyhow::Result<()> {
         );
     }
 
-    // Many echoes at once from both sessions, all id 0: each gets its own message back.
-    let (a, b) = (Arc::new(a), Arc::new(b));
+    // Many echoes at once from many sessions, all id 0 (one request in flight per session:
+    // an id may not be reused within a session while in flight): each gets its own message.
+    let mut sessions = vec![Arc::new(a), Arc::new(b)];
+    for _ in 2..20 {
+        sessions.push(Arc::new(gateway.session().await?));
+    }
     let mut calls = JoinSet::new();
-    for i in 0..20 {
-        let (session, who) = if i % 2 == 0 {
-            (Arc::clone(&a), "a")
-        } else {
-            (Arc::clone(&b), "b")
-        };
+    for (i, session) in sessions.iter().enumerate() {
+        let session = Arc::clone(session);
         calls.spawn(async move {
-            let message = format!("{who}-{i}");
+            let message = format!("session-{i}");
             let params = json!({"name": "demo__echo", "arguments": {"message": message}});
             let exchange = session
                 .exchange_with_id(json!(0), "tools/call", Some(params))
@@ -56,7 +56,7 @@ async fn two_clients_with_id_zero_never_cross() -> anyhow::Result<()> {
             let got = text_of(exchange.result()?);
             ensure!(
                 got == message,
-                "session {who} sent {message:?} and got {got:?}"
+                "session {i} sent {message:?} and got {got:?}"
             );
             anyhow::Ok(())
         });

@@ -11,10 +11,14 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::arguments::ArgumentCheck;
+
 /// One upstream's lists, as fetched (original names).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct UpstreamLists {
     pub(crate) tools: Vec<Map<String, Value>>,
+    /// Compiled `inputSchema`s by original tool name (empty when arguments are not checked).
+    pub(crate) arguments: HashMap<String, Arc<ArgumentCheck>>,
     pub(crate) prompts: Vec<Map<String, Value>>,
     pub(crate) resources: Vec<Map<String, Value>>,
     pub(crate) templates: Vec<Map<String, Value>>,
@@ -25,6 +29,8 @@ pub(crate) struct UpstreamLists {
 pub(crate) struct Route {
     pub(crate) upstream: usize,
     pub(crate) original: Arc<str>,
+    /// For a tool whose arguments are checked: its compiled `inputSchema`.
+    pub(crate) arguments: Option<Arc<ArgumentCheck>>,
 }
 
 /// One merged list: raw items in order.
@@ -129,7 +135,11 @@ impl Catalog {
                     input.name,
                     name,
                     separator,
-                    idx,
+                    Route {
+                        upstream: idx,
+                        original: name.into(),
+                        arguments: lists.arguments.get(name).cloned(),
+                    },
                     "tool",
                 );
             }
@@ -144,7 +154,11 @@ impl Catalog {
                     input.name,
                     name,
                     separator,
-                    idx,
+                    Route {
+                        upstream: idx,
+                        original: name.into(),
+                        arguments: None,
+                    },
                     "prompt",
                 );
             }
@@ -197,7 +211,7 @@ fn add_named(
     server: &str,
     name: &str,
     separator: Option<&str>,
-    idx: usize,
+    route: Route,
     what: &str,
 ) {
     let exposed = exposed_name(server, separator, name);
@@ -208,13 +222,7 @@ fn add_named(
     let mut item = item.clone();
     item.insert("name".into(), Value::String(exposed.clone()));
     push_raw(list, &item);
-    routes.insert(
-        exposed,
-        Route {
-            upstream: idx,
-            original: name.into(),
-        },
-    );
+    routes.insert(exposed, route);
 }
 
 /// Resources keep their URI (clients and links use it) but get a prefixed `name`, so the merged

@@ -7,15 +7,18 @@
 //! upstream re-lists on status changes and `notifications/*/list_changed`, and the aggregate
 //! tells every downstream session when a merged list changed.
 
+mod arguments;
 mod catalog;
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
@@ -33,9 +36,9 @@ use crate::upstream::{ListKind, Upstream, UpstreamEvent, UpstreamStatus};
 
 /// Most pages fetched from one upstream for one list (a guard against endless cursors).
 const MAX_PAGES: usize = 100;
-/// How long a request that arrives while upstreams are still starting waits for them, so the
-/// first `tools/list` after start-up is complete rather than empty.
-const STARTUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long after the aggregate starts a request may wait for upstreams that are still on
+/// their first start (see [`Aggregate::with_startup_grace`]).
+pub const DEFAULT_STARTUP_GRACE: Duration = Duration::from_secs(3);
 
 /// One upstream as the aggregate sees it.
 #[derive(Debug, Clone)]
@@ -44,6 +47,20 @@ pub struct Member {
     pub upstream: Upstream,
     /// Which of its tools are exposed.
     pub filter: ToolFilter,
+    /// Whether `tools/call` arguments are checked against the tool's `inputSchema` before
+    /// they are forwarded (the config's `validate_arguments`, on by default).
+    pub validate_arguments: bool,
+}
+
+impl Member {
+    /// A member exposing every tool, with argument checks on.
+    pub fn new(upstream: Upstream) -> Self {
+        Member {
+            upstream,
+            filter: ToolFilter::default(),
+            validate_arguments: true,
+        }
+    }
 }
 
 /// Where an exposed name leads.
@@ -87,6 +104,10 @@ pub struct MemberHealth {
     pub status: UpstreamStatus,
     /// Tools currently exposed from it.
     pub tools: usize,
+    /// Requests in flight on its connection.
+    pub inflight: usize,
+    /// When it was started.
+    pub started: Instant,
 }
 
 /// Many upstreams merged into one MCP server: a `tower::Service<McpRequest>`.
@@ -105,6 +126,18 @@ struct Inner {
     notifications: broadcast::Sender<Bytes>,
     /// How many upstreams have settled: listed once after their first start, or failed it.
     settled: tokio::sync::watch::Sender<usize>,
+    /// Until then, a request may wait for upstreams still on their first start; after it,
+    /// nothing waits for an upstream's start.
+    startup_deadline: parking_lot::Mutex<Instant>,
+    created: Instant,
+    /// Set once start-up is over for good (the fast path of [`Aggregate::is_settled`]).
+    open: std::sync::atomic::AtomicBool,
+}
+
+impl Inner {
+    fn grace_over(&self) -> bool {
+        Instant::now() >= *self.startup_deadline.lock()
+    }
 }
 
 impl Aggregate {
@@ -123,6 +156,9 @@ impl Aggregate {
                 catalog: RwLock::new(Arc::new(Catalog::default())),
                 notifications,
                 settled: tokio::sync::watch::Sender::new(0),
+                startup_deadline: parking_lot::Mutex::new(Instant::now() + DEFAULT_STARTUP_GRACE),
+                created: Instant::now(),
+                open: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         for idx in 0..n {
@@ -161,6 +197,8 @@ impl Aggregate {
                     .values()
                     .filter(|r| r.upstream == i)
                     .count(),
+                inflight: m.upstream.inflight(),
+                started: m.upstream.started(),
             })
             .collect()
     }
@@ -220,27 +258,44 @@ impl Aggregate {
     }
 
     fn catalog(&self) -> Arc<Catalog> {
-        self.inner
-            .catalog
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        self.inner.catalog.read().clone()
     }
 
-    /// Waits (at most 10 s) until every upstream has finished its first start: listed once, or
-    /// failed. Returns at once afterwards.
+    /// Sets how long after start-up a request may wait for upstreams that are still on their
+    /// first start ([`DEFAULT_STARTUP_GRACE`]; zero: never wait). Counted from
+    /// [`Aggregate::new`]; the clock is the gateway's, not the request's, so a request that
+    /// arrives later waits less, and none waits once it has passed.
+    #[must_use]
+    pub fn with_startup_grace(self, grace: Duration) -> Self {
+        *self.inner.startup_deadline.lock() = self.inner.created + grace;
+        self
+    }
+
+    /// Waits until every upstream has finished its first start (listed once, or failed), or
+    /// the start-up grace is over — whichever comes first. Returns at once afterwards.
     pub async fn settle(&self) {
         if self.is_settled() {
             return;
         }
         let n = self.inner.members.len();
+        let deadline = *self.inner.startup_deadline.lock();
         let mut rx = self.inner.settled.subscribe();
-        let _ = tokio::time::timeout(STARTUP_GRACE, rx.wait_for(|c| *c >= n)).await;
+        let _ = tokio::time::timeout_at(deadline.into(), rx.wait_for(|c| *c >= n)).await;
     }
 
-    /// Whether every upstream has finished its first start (see [`Aggregate::settle`]).
+    /// Whether requests no longer wait for start-up: every upstream has finished its first
+    /// start, or the start-up grace is over (see [`Aggregate::settle`]).
     pub fn is_settled(&self) -> bool {
-        *self.inner.settled.borrow() >= self.inner.members.len()
+        use std::sync::atomic::Ordering;
+        if self.inner.open.load(Ordering::Relaxed) {
+            return true;
+        }
+        let open =
+            *self.inner.settled.borrow() >= self.inner.members.len() || self.inner.grace_over();
+        if open {
+            self.inner.open.store(true, Ordering::Relaxed);
+        }
+        open
     }
 
     /// Serves one request. The gateway waits for [`Aggregate::settle`] before its outermost
@@ -265,6 +320,14 @@ impl Aggregate {
                     McpError::invalid_params(format!("{} needs params.name", req.method()))
                 })?;
                 let route = routes.get(name).ok_or_else(|| self.unknown(what, name))?;
+                if let Some(check) = &route.arguments
+                    && let Err(refusal) = check.check(req.message.params.as_deref())
+                {
+                    return match refusal.answer(name, req.ctx.session.protocol_version()) {
+                        arguments::Answer::Error(e) => Err(e),
+                        arguments::Answer::ToolError(text) => tool_error(&text),
+                    };
+                }
                 let params = rename(req.message.params.as_deref(), &route.original)?;
                 self.forward(route.upstream, &req, Some(&params)).await
             }
@@ -398,14 +461,20 @@ impl Aggregate {
                 let mut lists = inner
                     .lists
                     .lock()
-                    .ok()
-                    .and_then(|l| l.get(idx).cloned().flatten())
+                    .get(idx)
+                    .cloned()
+                    .flatten()
                     .unwrap_or_default();
                 let caps = &info.capabilities;
                 for kind in kinds {
                     match kind {
                         ListKind::Tools if caps.tools.is_some() => {
                             lists.tools = fetch_all(upstream, "tools/list", "tools").await;
+                            lists.arguments = if member.validate_arguments {
+                                arguments::compile_all(upstream.name(), &lists.tools)
+                            } else {
+                                Default::default()
+                            };
                         }
                         ListKind::Prompts if caps.prompts.is_some() => {
                             lists.prompts = fetch_all(upstream, "prompts/list", "prompts").await;
@@ -427,16 +496,17 @@ impl Aggregate {
             }
             _ => None,
         };
-        let old = Self::catalog_of(inner);
-        if let Ok(mut l) = inner.lists.lock()
-            && let Some(slot) = l.get_mut(idx)
-        {
-            *slot = new_lists;
-        }
-        let new = Arc::new(Self::rebuild(inner));
-        if let Ok(mut c) = inner.catalog.write() {
-            *c = new.clone();
-        }
+        // Slot update, merge and swap under one lock: two upstreams refreshing at once must not
+        // publish a merge that misses the other's lists.
+        let (old, new) = {
+            let mut lists = inner.lists.lock();
+            if let Some(slot) = lists.get_mut(idx) {
+                *slot = new_lists;
+            }
+            let new = Arc::new(Self::rebuild(inner, &lists));
+            let old = std::mem::replace(&mut *inner.catalog.write(), new.clone());
+            (old, new)
+        };
         for (changed, method) in [
             (
                 !same(&old.tools.items, &new.tools.items),
@@ -458,15 +528,7 @@ impl Aggregate {
         }
     }
 
-    fn catalog_of(inner: &Inner) -> Arc<Catalog> {
-        inner.catalog.read().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    fn rebuild(inner: &Inner) -> Catalog {
-        let lists = match inner.lists.lock() {
-            Ok(l) => l.clone(),
-            Err(_) => return Catalog::default(),
-        };
+    fn rebuild(inner: &Inner, lists: &[Option<UpstreamLists>]) -> Catalog {
         let inputs: Vec<MergeInput<'_>> = inner
             .members
             .iter()
@@ -479,6 +541,14 @@ impl Aggregate {
             .collect();
         Catalog::merge(&inputs, inner.separator.as_deref())
     }
+}
+
+/// A tool result that reports a failure to the model (`isError: true`).
+fn tool_error(text: &str) -> Result<McpResponse, McpError> {
+    McpResponse::from_typed(&serde_json::json!({
+        "content": [{"type": "text", "text": text}],
+        "isError": true,
+    }))
 }
 
 fn same(a: &[Box<RawValue>], b: &[Box<RawValue>]) -> bool {
@@ -502,8 +572,10 @@ async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
         .await
         .is_ok_and(|s| s.is_ready());
     if upstream_ready {
-        // The first listing is start-up, not a change worth announcing.
-        Aggregate::refresh(&strong, idx, &ALL_KINDS, false).await;
+        // The first listing is start-up, not a change worth announcing — unless it comes after
+        // the start-up grace, when clients may already have listed without it.
+        let late = strong.grace_over();
+        Aggregate::refresh(&strong, idx, &ALL_KINDS, late).await;
     }
     strong.settled.send_modify(|c| *c += 1);
     drop(strong);

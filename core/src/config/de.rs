@@ -951,6 +951,7 @@ struct RawSettings {
     session_idle_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     keep_alive: Option<Duration>,
+    startup_grace: Option<Duration>,
     allow_unauthenticated: Option<bool>,
 }
 
@@ -969,6 +970,7 @@ impl Section for RawSettings {
         "session_idle_timeout",
         "request_timeout",
         "keep_alive",
+        "startup_grace",
         "allow_unauthenticated",
     ];
     const EXPECTING: &'static str = "a map of gateway settings";
@@ -1029,6 +1031,9 @@ impl Section for RawSettings {
             "keep_alive" => {
                 self.keep_alive = map.next_value_seed(Opt(duration(path)))?;
             }
+            "startup_grace" => {
+                self.startup_grace = map.next_value_seed(Opt(duration(path)))?;
+            }
             "allow_unauthenticated" => {
                 self.allow_unauthenticated = map
                     .next_value::<Option<bool>>()
@@ -1062,6 +1067,7 @@ impl Section for RawSettings {
                 .unwrap_or(defaults.session_idle_timeout),
             request_timeout: self.request_timeout.unwrap_or(defaults.request_timeout),
             keep_alive: self.keep_alive.unwrap_or(defaults.keep_alive),
+            startup_grace: self.startup_grace.unwrap_or(defaults.startup_grace),
             allow_unauthenticated: self
                 .allow_unauthenticated
                 .unwrap_or(defaults.allow_unauthenticated),
@@ -1197,6 +1203,7 @@ struct RawServer {
     description: Option<String>,
     allowed_tools: Option<Vec<String>>,
     disallowed_tools: Option<Vec<String>>,
+    validate_arguments: Option<bool>,
     session_mode: Option<SessionMode>,
 }
 
@@ -1221,6 +1228,7 @@ impl Section for RawServer {
         "description",
         "allowed_tools",
         "disallowed_tools",
+        "validate_arguments",
         "session_mode",
     ];
     const CONFLICTS: &'static [KeyConflict] = &[
@@ -1296,6 +1304,11 @@ impl Section for RawServer {
             }
             "disallowed_tools" => {
                 self.disallowed_tools = map.next_value_seed(Opt(list(path, non_empty)))?;
+            }
+            "validate_arguments" => {
+                self.validate_arguments = map
+                    .next_value::<Option<bool>>()
+                    .map_err(|e| ctx.note(&path, e))?;
             }
             "session_mode" => {
                 self.session_mode =
@@ -1409,6 +1422,7 @@ impl Section for RawServer {
             description: self.description,
             allowed_tools: self.allowed_tools,
             disallowed_tools: self.disallowed_tools.unwrap_or_default(),
+            validate_arguments: self.validate_arguments.unwrap_or(true),
         })
     }
 }

@@ -172,6 +172,10 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Interval of keep-alive comments on idle SSE streams; default 15 seconds.
     pub keep_alive: Duration,
+    /// How long after start-up a request may wait for upstreams still on their first start;
+    /// default 3 seconds. Afterwards lists answer with what is ready, and calls to an upstream
+    /// that is still starting fail at once.
+    pub startup_grace: Duration,
     /// Whether the `toolgate` binary may listen on a non-loopback address without an `auth`
     /// layer; default false (it refuses to start).
     pub allow_unauthenticated: bool,
@@ -193,6 +197,7 @@ impl Default for ServerSettings {
             session_idle_timeout: Duration::from_secs(30 * 60),
             request_timeout: Duration::from_secs(60),
             keep_alive: Duration::from_secs(15),
+            startup_grace: crate::aggregate::DEFAULT_STARTUP_GRACE,
             allow_unauthenticated: false,
         }
     }
@@ -230,6 +235,9 @@ pub struct ServerConfig {
     pub allowed_tools: Option<Vec<String>>,
     /// These tools (by the server's own tool names) are hidden.
     pub disallowed_tools: Vec<String>,
+    /// Whether `tools/call` arguments are checked against the tool's `inputSchema` before
+    /// they are forwarded; default true.
+    pub validate_arguments: bool,
 }
 
 impl ServerConfig {
@@ -241,6 +249,7 @@ impl ServerConfig {
             description: None,
             allowed_tools: None,
             disallowed_tools: Vec::new(),
+            validate_arguments: true,
         }
     }
 

@@ -81,6 +81,9 @@ pub(crate) struct ServerSchema {
     allowed_tools: Option<Vec<String>>,
     /// These tools (by the server's own tool names) are hidden.
     disallowed_tools: Option<Vec<String>>,
+    /// Check `tools/call` arguments against each tool's `inputSchema` before forwarding
+    /// (default true; false for servers whose schemas are wrong).
+    validate_arguments: Option<bool>,
     /// Whether all gateway clients share one upstream session, or each gets its own.
     session_mode: Option<SessionModeName>,
 }
@@ -176,6 +179,9 @@ pub(crate) struct SettingsSchema {
     /// Interval of keep-alive comments on idle SSE streams (default 15 seconds): seconds, or a
     /// string such as `15s`.
     keep_alive: Option<DurationValue>,
+    /// How long after start-up a request may wait for upstreams still on their first start
+    /// (default 3 seconds); after it, lists answer with what is ready.
+    startup_grace: Option<DurationValue>,
     /// Allow listening on a non-loopback address without an `auth` layer (default false:
     /// the gateway refuses to start). Say `true` only behind something else that authenticates.
     allow_unauthenticated: Option<bool>,

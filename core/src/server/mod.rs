@@ -7,6 +7,7 @@ pub mod sse;
 pub mod stdio;
 pub mod streamable_http;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -98,16 +99,123 @@ fn sse_with(body: McpBody) -> Response<McpBody> {
     r
 }
 
-pub(crate) fn accepts(req_headers: &http::HeaderMap, what: &str) -> bool {
+/// Whether the `Accept` headers name a media range that covers `media` (`type/subtype`) with a
+/// non-zero quality: `media` itself, `type/*` or `*/*`. No `Accept` header at all is `false`
+/// here (see [`admits`]).
+pub(crate) fn accepts(req_headers: &http::HeaderMap, media: &str) -> bool {
+    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
     req_headers
         .get_all(ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains(what) || v.contains("*/*"))
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let covers = name.eq_ignore_ascii_case(media)
+                || name == "*/*"
+                || name
+                    .strip_suffix("/*")
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind));
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            covers && !refused
+        })
+}
+
+/// Like [`accepts`], but a request without any `Accept` header admits everything (RFC 9110).
+pub(crate) fn admits(req_headers: &http::HeaderMap, media: &str) -> bool {
+    !req_headers.contains_key(ACCEPT) || accepts(req_headers, media)
+}
+
+/// A complete SSE response carrying one event.
+pub(crate) fn one_event(frame: Bytes) -> Response<McpBody> {
+    let (tx, rx) = mpsc::channel(1);
+    // A fresh channel of one always has room.
+    let _ = tx.try_send(frame);
+    sse_response(rx)
+}
+
+/// Whether the request's `Content-Type` is `application/json` (parameters such as `charset`
+/// allowed, case-insensitive).
+pub fn is_json(req_headers: &http::HeaderMap) -> bool {
+    header(req_headers, CONTENT_TYPE.as_str()).is_some_and(|v| {
+        v.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    })
+}
+
+/// Who opened a session: the [`Identity`](crate::Identity) the HTTP plane established — its
+/// subject and the `auth.*` attributes the authentication layer sets (method, key name,
+/// issuer), not the claims that may change from one token to the next — or `None` without
+/// authentication. A session answers only to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner(Option<Arc<str>>);
+
+impl Owner {
+    pub(crate) fn of(identity: Option<&crate::Identity>) -> Owner {
+        Owner(identity.map(|i| {
+            let mut who = i.subject.clone();
+            let mut fixed: Vec<_> = i
+                .attributes
+                .iter()
+                .filter(|(k, _)| k.starts_with("auth."))
+                .collect();
+            fixed.sort();
+            for (k, v) in fixed {
+                who.push('\0');
+                who.push_str(k);
+                who.push('=');
+                who.push_str(v);
+            }
+            Arc::from(who)
+        }))
+    }
 }
 
 pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{accepts, admits};
+
+    fn headers(accept: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for a in accept {
+            h.append(http::header::ACCEPT, a.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn accept_matches_media_ranges_with_quality() {
+        let h = headers(&["application/json, text/event-stream"]);
+        assert!(accepts(&h, "application/json") && accepts(&h, "text/event-stream"));
+        assert!(accepts(&headers(&["text/*"]), "text/event-stream"));
+        assert!(accepts(&headers(&["*/*;q=0.1"]), "application/json"));
+        assert!(!accepts(&headers(&["text/html"]), "application/json"));
+        assert!(!accepts(
+            &headers(&["application/json;q=0"]),
+            "application/json"
+        ));
+        assert!(!accepts(
+            &headers(&["application/jsonx"]),
+            "application/json"
+        ));
+        assert!(accepts(
+            &headers(&["text/html", "Application/JSON"]),
+            "application/json"
+        ));
+        assert!(admits(&headers(&[]), "application/json"));
+        assert!(!accepts(&headers(&[]), "application/json"));
+    }
 }
 
 /// Reads a body up to `limit` bytes; `Err` is the response to send (413 or 400).

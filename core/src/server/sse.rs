@@ -11,18 +11,19 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body::Body;
+use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc};
 
 use super::body::McpBody;
 use super::streamable_http::HttpOptions;
-use super::{accepted, plain, read_body, rpc_error, sse_response_until};
+use super::{Owner, accepted, plain, read_body, rpc_error, sse_response_until};
 use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::jsonrpc::Message;
@@ -49,6 +50,8 @@ struct Inner {
 #[derive(Debug)]
 struct SseSession {
     session: Arc<Session>,
+    /// Who opened the stream: only they may post to it.
+    owner: Owner,
     tx: mpsc::Sender<Bytes>,
 }
 
@@ -73,7 +76,7 @@ impl SseService {
 
     /// Streams open right now.
     pub fn session_count(&self) -> usize {
-        self.inner.sessions.lock().map(|s| s.len()).unwrap_or(0)
+        self.inner.sessions.lock().len()
     }
 }
 
@@ -94,7 +97,7 @@ where
         let inner = self.inner.clone();
         Box::pin(async move {
             Ok(match *req.method() {
-                HttpMethod::GET => inner.open(),
+                HttpMethod::GET => inner.open(Owner::of(req.extensions().get::<Identity>())),
                 HttpMethod::POST => inner.post(req).await,
                 _ => plain(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -106,9 +109,8 @@ where
 }
 
 impl Inner {
-    fn open(self: Arc<Self>) -> Response<McpBody> {
-        if self.sessions.lock().map(|s| s.len()).unwrap_or(usize::MAX) >= self.options.max_sessions
-        {
+    fn open(self: Arc<Self>, owner: Owner) -> Response<McpBody> {
+        if self.sessions.lock().len() >= self.options.max_sessions {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many open sessions; try again later",
@@ -132,11 +134,10 @@ impl Inner {
         }
         let entry = Arc::new(SseSession {
             session: session.clone(),
+            owner,
             tx: tx.clone(),
         });
-        if let Ok(mut s) = self.sessions.lock() {
-            s.insert(sid.clone(), entry);
-        }
+        self.sessions.lock().insert(sid.clone(), entry);
         let notifications = self
             .notifications
             .as_ref()
@@ -158,7 +159,7 @@ impl Inner {
     }
 
     fn forget(&self, sid: &str) {
-        let gone = self.sessions.lock().ok().and_then(|mut s| s.remove(sid));
+        let gone = self.sessions.lock().remove(sid);
         if let Some(s) = gone {
             s.session.close();
         }
@@ -181,17 +182,21 @@ impl Inner {
                 "missing session_id query parameter: open GET /sse first and POST to the endpoint it names",
             );
         };
-        let Some(entry) = self
-            .sessions
-            .lock()
-            .ok()
-            .and_then(|s| s.get(sid.as_str()).cloned())
-        else {
+        let owner = Owner::of(req.extensions().get::<Identity>());
+        // Someone else's session is answered as if it did not exist.
+        let entry = self.sessions.lock().get(sid.as_str()).cloned();
+        let Some(entry) = entry.filter(|e| e.owner == owner) else {
             return plain(
                 StatusCode::NOT_FOUND,
                 "unknown or closed session: open a new stream with GET /sse",
             );
         };
+        if !super::is_json(req.headers()) {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "POST bodies must be Content-Type: application/json",
+            );
+        }
         let (parts, body) = match read_body(req, self.options.max_body_bytes).await {
             Ok(x) => x,
             Err(resp) => return resp,

@@ -10,13 +10,14 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::jsonrpc::{Message, error_frame};
+use crate::lines::{Line, LineCodec};
 use crate::session::{Downstream, Session, SessionInfo, TransportKind};
 
 /// Longest accepted line.
@@ -62,24 +63,24 @@ where
     ));
     let downstream = Downstream::new(tx.clone());
     let tasks = TaskTracker::new();
-    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
+    let mut lines = FramedRead::new(reader, LineCodec::new(MAX_LINE));
     loop {
         tokio::select! {
             line = lines.next() => {
                 let line = match line {
                     None => break,
-                    Some(Ok(l)) => l,
-                    Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                    Some(Ok(Line::Message(l))) => l,
+                    Some(Ok(Line::TooLong)) => {
                         let e = crate::McpError::invalid_request(format!("message longer than {MAX_LINE} bytes"));
                         let _ = tx.send(error_frame(None, &e)).await;
                         continue;
                     }
-                    Some(Err(e)) => return Err(std::io::Error::other(e)),
+                    Some(Err(e)) => return Err(e),
                 };
-                if line.trim().is_empty() {
+                if line.trim_ascii().is_empty() {
                     continue;
                 }
-                let msg = match Message::parse(line.as_bytes()) {
+                let msg = match Message::parse(&line) {
                     Ok(m) => m,
                     Err(f) => {
                         let _ = tx.send(error_frame(f.id.as_ref(), &f.error)).await;

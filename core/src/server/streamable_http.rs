@@ -13,20 +13,24 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::HeaderValue;
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body::Body;
+use parking_lot::Mutex;
 use rmcp::model::ProtocolVersion;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::body::McpBody;
-use super::{accepted, accepts, header, json, read_body, rpc_error, sse_response};
+use super::{
+    Owner, accepted, accepts, admits, header, is_json, json, one_event, read_body, rpc_error,
+    sse_response,
+};
 use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::error::{McpError, code};
@@ -81,6 +85,8 @@ struct Inner {
 #[derive(Debug)]
 struct HttpSession {
     session: Arc<Session>,
+    /// Who opened it: every later request must come from the same identity.
+    owner: Owner,
     last_seen: Mutex<Instant>,
     /// The session's GET stream: where notifications go, and the token that ends it.
     stream: Mutex<Option<(mpsc::Sender<Bytes>, CancellationToken)>>,
@@ -88,17 +94,10 @@ struct HttpSession {
 
 impl HttpSession {
     fn touch(&self) {
-        if let Ok(mut t) = self.last_seen.lock() {
-            *t = Instant::now();
-        }
+        *self.last_seen.lock() = Instant::now();
     }
     fn downstream(&self) -> Downstream {
-        match self
-            .stream
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().map(|(tx, _)| tx.clone()))
-        {
+        match self.stream.lock().as_ref().map(|(tx, _)| tx.clone()) {
             Some(tx) => Downstream::new(tx),
             None => Downstream::none(),
         }
@@ -126,7 +125,7 @@ impl StreamableHttpService {
 
     /// Sessions open right now.
     pub fn session_count(&self) -> usize {
-        self.inner.sessions.lock().map(|s| s.len()).unwrap_or(0)
+        self.inner.sessions.lock().len()
     }
 }
 
@@ -176,12 +175,19 @@ impl Inner {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let ct_ok = header(req.headers(), CONTENT_TYPE.as_str())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !ct_ok {
+        if !is_json(req.headers()) {
             return super::plain(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "POST bodies must be Content-Type: application/json",
+            );
+        }
+        // The answer is JSON or an SSE stream; a client must take at least one of them.
+        let sse_ok = accepts(req.headers(), "text/event-stream");
+        let json_ok = admits(req.headers(), "application/json");
+        if !sse_ok && !json_ok {
+            return super::plain(
+                StatusCode::NOT_ACCEPTABLE,
+                "Accept must admit application/json or text/event-stream (clients send both)",
             );
         }
         let (parts, body) = match read_body(req, self.options.max_body_bytes).await {
@@ -193,7 +199,7 @@ impl Inner {
             Err(f) => return rpc_error(StatusCode::BAD_REQUEST, f.id.as_ref(), &f.error),
         };
         let identity = parts.extensions.get::<Identity>().cloned();
-        let sse_ok = accepts(&parts.headers, "text/event-stream");
+        let answer = Answer { sse_ok, json_ok };
 
         // Protocol version header: unknown → 400; 2026-07-28 → stateless.
         let version = match header(&parts.headers, VERSION_HEADER) {
@@ -230,7 +236,7 @@ impl Inner {
         };
         if let Some(v) = version.as_ref().filter(|v| !v.has_initialize()) {
             return self
-                .stateless(v.clone(), &parts, msg, identity, sse_ok)
+                .stateless(v.clone(), &parts, msg, identity, answer)
                 .await;
         }
 
@@ -243,7 +249,7 @@ impl Inner {
         if let Message::Request(r) = &msg
             && r.method == Method::Initialize
         {
-            return self.initialize(msg, inbound).await;
+            return self.initialize(msg, inbound, answer).await;
         }
 
         let Some(sid) = header(&parts.headers, SESSION_HEADER) else {
@@ -259,11 +265,8 @@ impl Inner {
                 ),
             );
         };
-        let Some(hs) = self.session(sid) else {
-            return super::plain(
-                StatusCode::NOT_FOUND,
-                "unknown or ended session: initialize a new one",
-            );
+        let Some(hs) = self.session(sid, inbound.identity.as_ref()) else {
+            return unknown_session();
         };
         hs.touch();
         let req = match msg {
@@ -273,7 +276,7 @@ impl Inner {
                 return accepted();
             }
         };
-        if sse_ok && has_progress_token(&req) {
+        if answer.stream(&req) {
             let (tx, rx) = mpsc::channel(self.options.stream_queue);
             inbound.downstream = Downstream::new(tx.clone());
             let dispatcher = self.dispatcher.clone();
@@ -287,14 +290,18 @@ impl Inner {
         }
         inbound.downstream = hs.downstream();
         match self.dispatcher.request(&hs.session, req, inbound).await {
-            Some(frame) => json(StatusCode::OK, frame),
+            Some(frame) => answer.single(frame),
             None => accepted(),
         }
     }
 
-    async fn initialize(&self, msg: Message, inbound: Inbound) -> Response<McpBody> {
-        if self.sessions.lock().map(|s| s.len()).unwrap_or(usize::MAX) >= self.options.max_sessions
-        {
+    async fn initialize(
+        &self,
+        msg: Message,
+        inbound: Inbound,
+        answer: Answer,
+    ) -> Response<McpBody> {
+        if self.sessions.lock().len() >= self.options.max_sessions {
             return super::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many open sessions; try again later",
@@ -305,21 +312,21 @@ impl Inner {
             Some(sid.clone()),
             TransportKind::StreamableHttp,
         )));
+        let owner = Owner::of(inbound.identity.as_ref());
         let frame = self.dispatcher.handle(&session, msg, inbound).await;
         let ok = session.info().protocol_version().is_some();
         let Some(frame) = frame else {
             return accepted();
         };
-        let mut resp = json(StatusCode::OK, frame);
+        let mut resp = answer.single(frame);
         if ok {
             let hs = Arc::new(HttpSession {
                 session,
+                owner,
                 last_seen: Mutex::new(Instant::now()),
                 stream: Mutex::new(None),
             });
-            if let Ok(mut s) = self.sessions.lock() {
-                s.insert(sid.clone(), hs);
-            }
+            self.sessions.lock().insert(sid.clone(), hs);
             if let Ok(v) = HeaderValue::from_str(&sid) {
                 resp.headers_mut().insert(SESSION_HEADER, v);
             }
@@ -333,7 +340,7 @@ impl Inner {
         parts: &http::request::Parts,
         msg: Message,
         identity: Option<Identity>,
-        sse_ok: bool,
+        answer: Answer,
     ) -> Response<McpBody> {
         let req = match msg {
             Message::Request(r) => r,
@@ -365,7 +372,7 @@ impl Inner {
             extensions: parts.extensions.clone(),
             ..Default::default()
         };
-        if sse_ok && has_progress_token(&req) {
+        if answer.stream(&req) {
             let (tx, rx) = mpsc::channel(self.options.stream_queue);
             inbound.downstream = Downstream::new(tx.clone());
             let dispatcher = self.dispatcher.clone();
@@ -382,7 +389,7 @@ impl Inner {
             return sse_response(rx);
         }
         match self.dispatcher.request(&session, req, inbound).await {
-            Some(frame) => json(StatusCode::OK, frame),
+            Some(frame) => answer.single(frame),
             None => accepted(),
         }
     }
@@ -405,18 +412,14 @@ impl Inner {
         let Some(sid) = header(req.headers(), SESSION_HEADER) else {
             return super::plain(StatusCode::BAD_REQUEST, "missing Mcp-Session-Id header");
         };
-        let Some(hs) = self.session(sid) else {
-            return super::plain(StatusCode::NOT_FOUND, "unknown or ended session");
+        let Some(hs) = self.session(sid, req.extensions().get::<Identity>()) else {
+            return unknown_session();
         };
         hs.touch();
         let (tx, rx) = mpsc::channel(self.options.stream_queue);
         let cut = CancellationToken::new();
         // One stream per session: a new GET ends the previous one, so no message is sent on two.
-        let previous = hs
-            .stream
-            .lock()
-            .ok()
-            .and_then(|mut s| s.replace((tx.clone(), cut.clone())));
+        let previous = hs.stream.lock().replace((tx.clone(), cut.clone()));
         if let Some((_, old)) = previous {
             old.cancel();
         }
@@ -438,21 +441,62 @@ impl Inner {
         let Some(sid) = header(req.headers(), SESSION_HEADER) else {
             return super::plain(StatusCode::BAD_REQUEST, "missing Mcp-Session-Id header");
         };
-        let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(sid));
+        let owner = Owner::of(req.extensions().get::<Identity>());
+        let removed = {
+            let mut sessions = self.sessions.lock();
+            match sessions.get(sid) {
+                Some(hs) if hs.owner == owner => sessions.remove(sid),
+                _ => None,
+            }
+        };
         match removed {
             Some(hs) => {
                 hs.session.close();
-                if let Some((_, cut)) = hs.stream.lock().ok().and_then(|mut s| s.take()) {
+                if let Some((_, cut)) = hs.stream.lock().take() {
                     cut.cancel();
                 }
                 Response::new(McpBody::empty())
             }
-            None => super::plain(StatusCode::NOT_FOUND, "unknown or ended session"),
+            None => unknown_session(),
         }
     }
 
-    fn session(&self, sid: &str) -> Option<Arc<HttpSession>> {
-        self.sessions.lock().ok()?.get(sid).cloned()
+    /// The session `sid`, if it exists and `identity` is the one that opened it. Another
+    /// identity is told the same as for a session that does not exist.
+    fn session(&self, sid: &str, identity: Option<&Identity>) -> Option<Arc<HttpSession>> {
+        let hs = self.sessions.lock().get(sid).cloned()?;
+        (hs.owner == Owner::of(identity)).then_some(hs)
+    }
+}
+
+/// The one answer for a session that does not exist, has ended, or belongs to someone else.
+fn unknown_session() -> Response<McpBody> {
+    super::plain(
+        StatusCode::NOT_FOUND,
+        "unknown or ended session: initialize a new one",
+    )
+}
+
+/// How a POST may be answered, from its `Accept` header.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    sse_ok: bool,
+    json_ok: bool,
+}
+
+impl Answer {
+    /// Whether `req` is answered on an SSE stream: it asked for progress and takes SSE, or it
+    /// does not take JSON.
+    fn stream(&self, req: &crate::jsonrpc::JsonRpcRequest) -> bool {
+        self.sse_ok && (!self.json_ok || has_progress_token(req))
+    }
+    /// One finished answer, as JSON or as a one-event stream.
+    fn single(&self, frame: Bytes) -> Response<McpBody> {
+        if self.json_ok {
+            json(StatusCode::OK, frame)
+        } else {
+            one_event(frame)
+        }
     }
 }
 
@@ -475,10 +519,12 @@ async fn feed_stream(
     .await;
     // Gone, ended, or too far behind: in every case nothing more should be queued for it.
     cut.cancel();
-    if let Ok(mut s) = hs.stream.lock()
-        && s.as_ref().is_some_and(|(cur, _)| cur.same_channel(&tx))
+    let mut stream = hs.stream.lock();
+    if stream
+        .as_ref()
+        .is_some_and(|(cur, _)| cur.same_channel(&tx))
     {
-        s.take();
+        stream.take();
     }
 }
 
@@ -488,16 +534,14 @@ async fn reap_idle(inner: std::sync::Weak<Inner>) {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         let idle = inner.options.session_idle_timeout;
-        let expired: Vec<Arc<HttpSession>> = match inner.sessions.lock() {
-            Ok(mut s) => {
-                let ids: Vec<Arc<str>> = s
-                    .iter()
-                    .filter(|(_, hs)| hs.last_seen.lock().is_ok_and(|t| t.elapsed() > idle))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                ids.iter().filter_map(|k| s.remove(k)).collect()
-            }
-            Err(_) => Vec::new(),
+        let expired: Vec<Arc<HttpSession>> = {
+            let mut s = inner.sessions.lock();
+            let ids: Vec<Arc<str>> = s
+                .iter()
+                .filter(|(_, hs)| hs.last_seen.lock().elapsed() > idle)
+                .map(|(k, _)| k.clone())
+                .collect();
+            ids.iter().filter_map(|k| s.remove(k)).collect()
         };
         for hs in expired {
             hs.session.close();

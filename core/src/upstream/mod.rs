@@ -141,10 +141,11 @@ pub(crate) struct Shared {
     pub(crate) name: Arc<str>,
     pub(crate) table: RequestTable,
     pub(crate) status: watch::Sender<UpstreamStatus>,
-    pub(crate) link: std::sync::RwLock<Option<Link>>,
+    pub(crate) link: parking_lot::RwLock<Option<Link>>,
     pub(crate) events: broadcast::Sender<UpstreamEvent>,
     pub(crate) options: UpstreamOptions,
     pub(crate) shutdown: CancellationToken,
+    pub(crate) created: Instant,
 }
 
 impl Shared {
@@ -166,9 +167,7 @@ impl Shared {
     }
 
     pub(crate) fn set_link(&self, link: Option<Link>) {
-        if let Ok(mut l) = self.link.write() {
-            *l = link;
-        }
+        *self.link.write() = link;
     }
 
     /// The connection is gone: fail every call in flight at once, publish `Down`, and wait out
@@ -207,10 +206,11 @@ impl Upstream {
                 name: name.into(),
                 table: RequestTable::default(),
                 status: watch::Sender::new(UpstreamStatus::Starting),
-                link: std::sync::RwLock::new(None),
+                link: parking_lot::RwLock::new(None),
                 events,
                 options,
                 shutdown,
+                created: Instant::now(),
             }),
         }
     }
@@ -260,6 +260,11 @@ impl Upstream {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// When this upstream was started (its first connection attempt).
+    pub fn started(&self) -> Instant {
+        self.shared.created
+    }
+
     /// Requests in flight right now.
     pub fn inflight(&self) -> usize {
         self.shared.table.len()
@@ -306,7 +311,7 @@ impl Upstream {
                     ));
                 }
             }
-            shared.link.read().ok().and_then(|l| l.clone())
+            shared.link.read().clone()
         };
         let Some(link) = link else {
             return Err(McpError::upstream_unavailable(

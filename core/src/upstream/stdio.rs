@@ -17,10 +17,11 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, LinesCodec};
+use tokio_util::codec::FramedRead;
 
 use super::table::{self, Link};
 use super::{Backoff, Shared, UpstreamStatus, handshake};
+use crate::lines::{Line, LineCodec};
 
 /// Longest line accepted from a child (a larger message is dropped and logged).
 const MAX_LINE: usize = 64 * 1024 * 1024;
@@ -28,6 +29,9 @@ const MAX_LINE: usize = 64 * 1024 * 1024;
 const GRACE: Duration = Duration::from_secs(2);
 /// A child that stayed up this long resets the backoff.
 const STABLE: Duration = Duration::from_secs(10);
+/// After a child's stdout ends, how long it has to exit on its own before it is killed (so the
+/// reason says "exited" when it did).
+const EXIT_AFTER_EOF: Duration = Duration::from_millis(500);
 
 /// How to start a stdio server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,7 +82,10 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
         shared.shutdown.clone(),
     ));
     let link = Link::Stdio(tx);
-    tokio::spawn(read_loop(shared.clone(), link.clone(), stdout));
+    // The reader ending (EOF, or a read error) is the upstream's death even if the process
+    // lives on: nothing it answers can reach us any more.
+    let reader = read_loop(shared.clone(), link.clone(), stdout);
+    tokio::pin!(reader);
 
     let started = Instant::now();
     tokio::select! {
@@ -89,8 +96,7 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
                 shared.set_status(UpstreamStatus::Ready(Arc::new(info)));
             }
             Err(e) => {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
+                stop(&mut child).await;
                 return Some(format!("initialize failed: {}", e.message()));
             }
         },
@@ -100,9 +106,9 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
                 Err(e) => format!("could not wait for the child: {e}"),
             });
         }
+        why = &mut reader => return Some(after_eof(&mut child, why, "during initialize").await),
         _ = shared.shutdown.cancelled() => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
+            stop(&mut child).await;
             return None;
         }
     }
@@ -112,12 +118,12 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
             Ok(s) => format!("exited ({s})"),
             Err(e) => format!("could not wait for the child: {e}"),
         },
+        why = &mut reader => after_eof(&mut child, why, "").await,
         _ = shared.shutdown.cancelled() => {
             // The writer closes stdin on shutdown; give the child a moment to exit on its own.
             shared.set_link(None);
             if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
+                stop(&mut child).await;
             }
             return None;
         }
@@ -126,6 +132,30 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
         backoff.reset();
     }
     Some(reason)
+}
+
+/// Kills the child and reaps it.
+async fn stop(child: &mut Child) {
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+/// The child's stdout ended (`why`): the reason it is down. A child that exits on its own
+/// right after is reported as exited; one that keeps running is killed.
+async fn after_eof(child: &mut Child, why: String, phase: &str) -> String {
+    let phase = if phase.is_empty() {
+        String::new()
+    } else {
+        format!(" {phase}")
+    };
+    match tokio::time::timeout(EXIT_AFTER_EOF, child.wait()).await {
+        Ok(Ok(status)) => format!("exited{phase} ({status})"),
+        Ok(Err(e)) => format!("could not wait for the child: {e}"),
+        Err(_) => {
+            stop(child).await;
+            format!("{why}{phase} but kept running; killed it")
+        }
+    }
 }
 
 fn spawn(spec: &StdioSpec) -> std::io::Result<Child> {
@@ -160,25 +190,23 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-async fn read_loop(shared: Arc<Shared>, link: Link, stdout: ChildStdout) {
-    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE));
+/// Routes every line the child writes; returns why reading stopped.
+async fn read_loop(shared: Arc<Shared>, link: Link, stdout: ChildStdout) -> String {
+    let mut lines = FramedRead::new(stdout, LineCodec::new(MAX_LINE));
     while let Some(line) = lines.next().await {
         match line {
-            Ok(line) => {
-                let line = line.trim();
-                if !line.is_empty() {
-                    table::on_message(&shared, &link, line.as_bytes());
+            Ok(Line::Message(line)) => {
+                if !line.trim_ascii().is_empty() {
+                    table::on_message(&shared, &link, &line);
                 }
             }
-            Err(tokio_util::codec::LinesCodecError::MaxLineLengthExceeded) => {
+            Ok(Line::TooLong) => {
                 tracing::warn!(upstream = %shared.name, "dropped a message longer than {MAX_LINE} bytes");
             }
-            Err(e) => {
-                tracing::warn!(upstream = %shared.name, error = %e, "reading the child's stdout failed");
-                break;
-            }
+            Err(e) => return format!("reading its stdout failed ({e})"),
         }
     }
+    "closed its stdout".into()
 }
 
 async fn drain_stderr(name: Arc<str>, stderr: ChildStderr) {

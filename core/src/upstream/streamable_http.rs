@@ -7,7 +7,7 @@
 //! carries server-initiated notifications (`list_changed`). A 404 for our session, or a server
 //! that cannot be reached, ends the session: the supervisor re-initializes with backoff.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +16,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use parking_lot::RwLock;
 use tokio_util::sync::CancellationToken;
 
 use super::remote::{self, HttpClient, HttpSpec, is_event_stream, read_snippet};
@@ -69,10 +70,10 @@ impl HttpLink {
             ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream"),
         );
-        if let Some(id) = self.session_id.read().ok().and_then(|s| s.clone()) {
+        if let Some(id) = self.session_id.read().clone() {
             h.insert(HeaderName::from_static(SESSION_HEADER), id);
         }
-        if let Some(v) = self.protocol_version.read().ok().and_then(|s| s.clone()) {
+        if let Some(v) = self.protocol_version.read().clone() {
             h.insert(HeaderName::from_static(VERSION_HEADER), v);
         }
         Ok(req)
@@ -85,11 +86,11 @@ impl HttpLink {
     ) -> Result<http::Response<Incoming>, McpError> {
         match self.client.request(req).await {
             Ok(resp) => {
-                if let Some(id) = resp.headers().get(SESSION_HEADER)
-                    && let Ok(mut slot) = self.session_id.write()
-                    && slot.is_none()
-                {
-                    *slot = Some(id.clone());
+                if let Some(id) = resp.headers().get(SESSION_HEADER) {
+                    let mut slot = self.session_id.write();
+                    if slot.is_none() {
+                        *slot = Some(id.clone());
+                    }
                 }
                 Ok(resp)
             }
@@ -120,14 +121,12 @@ impl HttpLink {
         }
         let resp = self.send(shared, req).await?;
         let status = resp.status();
-        if status == StatusCode::NOT_FOUND && self.session_id.read().is_ok_and(|s| s.is_some()) {
+        if status == StatusCode::NOT_FOUND && self.session_id.read().is_some() {
             self.broken.cancel();
             return Err(unavailable(shared, "ended our session (404); reconnecting"));
         }
         if !status.is_success() {
-            if matches!(status.as_u16(), 400 | 404 | 405)
-                && self.session_id.read().is_ok_and(|s| s.is_none())
-            {
+            if matches!(status.as_u16(), 400 | 404 | 405) && self.session_id.read().is_none() {
                 self.legacy_hint
                     .store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -253,7 +252,7 @@ impl HttpLink {
     }
 
     async fn delete_session(&self, shared: &Shared) {
-        if self.session_id.read().is_ok_and(|s| s.is_none()) {
+        if self.session_id.read().is_none() {
             return;
         }
         if let Ok(req) = self.request(Method::DELETE, Bytes::new()) {
@@ -282,10 +281,8 @@ async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
         let reason = tokio::select! {
             r = handshake::initialize(&shared, &link) => match r {
                 Ok(info) => {
-                    if let Ok(v) = HeaderValue::from_str(info.protocol_version.as_str())
-                        && let Ok(mut slot) = http.protocol_version.write()
-                    {
-                        *slot = Some(v);
+                    if let Ok(v) = HeaderValue::from_str(info.protocol_version.as_str()) {
+                        *http.protocol_version.write() = Some(v);
                     }
                     tracing::info!(upstream = %shared.name, server = %info.server_info.name, version = %info.protocol_version, "upstream ready");
                     shared.set_link(Some(link));

@@ -4,10 +4,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -49,32 +50,28 @@ impl RequestTable {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
     fn insert(&self, id: i64, p: Pending) {
-        if let Ok(mut m) = self.pending.lock() {
-            m.insert(id, p);
-        }
+        self.pending.lock().insert(id, p);
     }
     fn take(&self, id: i64) -> Option<Pending> {
-        self.pending.lock().ok()?.remove(&id)
+        self.pending.lock().remove(&id)
     }
     pub(crate) fn contains(&self, id: i64) -> bool {
-        self.pending.lock().is_ok_and(|m| m.contains_key(&id))
+        self.pending.lock().contains_key(&id)
     }
     pub(crate) fn len(&self) -> usize {
-        self.pending.lock().map(|m| m.len()).unwrap_or(0)
+        self.pending.lock().len()
     }
     /// Fails every request in flight (the connection died).
     pub(crate) fn fail_all(&self, error: &McpError) {
-        let drained: Vec<Pending> = match self.pending.lock() {
-            Ok(mut m) => m.drain().map(|(_, p)| p).collect(),
-            Err(_) => return,
-        };
+        let drained: Vec<Pending> = self.pending.lock().drain().map(|(_, p)| p).collect();
         for p in drained {
             let _ = p.tx.send(Err(error.clone()));
         }
     }
     fn progress_route(&self, id: i64) -> Option<(Downstream, Option<Value>)> {
-        let m = self.pending.lock().ok()?;
-        m.get(&id)
+        self.pending
+            .lock()
+            .get(&id)
             .map(|p| (p.downstream.clone(), p.progress_token.clone()))
     }
 }

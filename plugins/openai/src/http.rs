@@ -68,6 +68,8 @@ pub(crate) enum BodyError {
     TooLarge(usize),
     /// The connection failed mid-body (400).
     Read(String),
+    /// The body is not declared `Content-Type: application/json` (415).
+    NotJson,
 }
 
 impl BodyError {
@@ -75,6 +77,7 @@ impl BodyError {
         match self {
             BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::Read(_) => StatusCode::BAD_REQUEST,
+            BodyError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
     pub(crate) fn message(&self) -> String {
@@ -83,15 +86,19 @@ impl BodyError {
                 format!("the request body is larger than {limit} bytes (server.max_body_bytes)")
             }
             BodyError::Read(e) => format!("could not read the request body: {e}"),
+            BodyError::NotJson => "the request body must be Content-Type: application/json".into(),
         }
     }
 }
 
-/// Reads the whole body, at most `limit` bytes.
+/// Reads the whole JSON body (`Content-Type: application/json`), at most `limit` bytes.
 pub(crate) async fn read_body(
     req: HttpRequest,
     limit: usize,
 ) -> Result<(http::request::Parts, Bytes), BodyError> {
+    if !toolgate::server::is_json(req.headers()) {
+        return Err(BodyError::NotJson);
+    }
     if let Some(len) = req
         .headers()
         .get(CONTENT_LENGTH)

@@ -8,7 +8,9 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -444,7 +446,7 @@ struct UrlSource {
 
 impl std::fmt::Debug for Jwks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.current.read().map(|c| c.keys.len()).unwrap_or(0);
+        let n = self.current.read().keys.len();
         f.debug_struct("Jwks")
             .field("keys", &n)
             .field("url", &self.url.as_ref().map(|u| u.uri.to_string()))
@@ -520,7 +522,7 @@ impl Jwks {
     }
 
     fn snapshot(&self) -> Arc<KeySet> {
-        self.current.read().map(|c| c.clone()).unwrap_or_default()
+        self.current.read().clone()
     }
 
     /// Starts the refresher task of a URL source (once; needs a tokio runtime).
@@ -558,8 +560,6 @@ impl Jwks {
         let recent = url
             .last_fetch
             .lock()
-            .ok()
-            .and_then(|l| *l)
             .is_some_and(|t| t.elapsed() < MIN_REFETCH);
         if recent {
             return false;
@@ -572,9 +572,7 @@ impl Jwks {
     async fn fetch(&self) {
         let Some(url) = &self.url else { return };
         let _one_at_a_time = url.fetching.lock().await;
-        if let Ok(mut last) = url.last_fetch.lock() {
-            *last = Some(Instant::now());
-        }
+        *url.last_fetch.lock() = Some(Instant::now());
         let result = tokio::time::timeout(FETCH_TIMEOUT, fetch_jwks(&url.uri))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {FETCH_TIMEOUT:?}")))
@@ -593,9 +591,7 @@ impl Jwks {
                 }
             }
         };
-        if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(new);
-        }
+        *self.current.write() = Arc::new(new);
         url.fetches.send_modify(|n| *n += 1);
     }
 }
