@@ -65,6 +65,17 @@ impl Upstream {
         ))
     }
 
+    /// This crate's `fault-server` on stdio, with `args` (`--hang-initialize`, or none for a
+    /// server whose faults are triggered by its tools; see `tests/src/bin/fault-server.rs`).
+    pub fn fault<I, S>(args: I) -> anyhow::Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let bin = paths::fault_server()?;
+        Ok(Self::stdio(bin.to_string_lossy(), args))
+    }
+
     /// `@modelcontextprotocol/server-everything` on stdio (run by node).
     pub fn everything() -> anyhow::Result<Self> {
         let entry = paths::server_everything_entry()?;
@@ -104,8 +115,10 @@ impl Upstream {
 #[derive(Debug, Clone, Default)]
 pub struct GatewayConfig {
     servers: Vec<(String, Upstream)>,
+    server_keys: Vec<(String, String, String)>,
     separator: Option<String>,
     max_body_bytes: Option<u64>,
+    sections: Vec<String>,
 }
 
 impl GatewayConfig {
@@ -117,6 +130,30 @@ impl GatewayConfig {
     /// Adds an upstream called `name`.
     pub fn server(mut self, name: impl Into<String>, upstream: Upstream) -> Self {
         self.servers.push((name.into(), upstream));
+        self
+    }
+
+    /// Adds `key: value` to the settings of upstream `server` (`mcp_servers.<server>.<key>`,
+    /// beside `command`/`url`). `value` is YAML as written (`false`, `[a, b]`, `"text"`).
+    pub fn server_key(
+        mut self,
+        server: impl Into<String>,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.server_keys
+            .push((server.into(), key.into(), value.into()));
+        self
+    }
+
+    /// Appends top-level YAML (a whole section such as `layers:\n  - use: auth\n…`) to the
+    /// file as written.
+    pub fn section(mut self, yaml: impl Into<String>) -> Self {
+        let mut yaml = yaml.into();
+        if !yaml.ends_with('\n') {
+            yaml.push('\n');
+        }
+        self.sections.push(yaml);
         self
     }
 
@@ -159,6 +196,9 @@ impl GatewayConfig {
                     }
                 }
             }
+            for (_, key, value) in self.server_keys.iter().filter(|(s, _, _)| s == name) {
+                let _ = writeln!(yaml, "    {}: {value}", quote(key));
+            }
         }
         if self.separator.is_some() || self.max_body_bytes.is_some() {
             yaml.push_str("server:\n");
@@ -168,6 +208,9 @@ impl GatewayConfig {
             if let Some(bytes) = self.max_body_bytes {
                 let _ = writeln!(yaml, "  max_body_bytes: {bytes}");
             }
+        }
+        for section in &self.sections {
+            yaml.push_str(section);
         }
         yaml
     }
@@ -191,11 +234,13 @@ mod tests {
             )
             .server("b", Upstream::http("http://127.0.0.1:1/mcp"))
             .server("c", Upstream::url("http://127.0.0.1:2/sse"))
+            .server_key("a", "allowed_tools", "[x]")
             .max_body_bytes(4096)
+            .section("layers:\n  - use: auth")
             .to_yaml();
         assert_eq!(
             yaml,
-            "mcp_servers:\n  \"a\":\n    command: \"/bin/x y\"\n    args: [\"--name\", \"it's \\\"q\\\"\"]\n    env:\n      \"K\": \"v\"\n  \"b\":\n    url: \"http://127.0.0.1:1/mcp\"\n    transport: \"http\"\n  \"c\":\n    url: \"http://127.0.0.1:2/sse\"\nserver:\n  max_body_bytes: 4096\n"
+            "mcp_servers:\n  \"a\":\n    command: \"/bin/x y\"\n    args: [\"--name\", \"it's \\\"q\\\"\"]\n    env:\n      \"K\": \"v\"\n    \"allowed_tools\": [x]\n  \"b\":\n    url: \"http://127.0.0.1:1/mcp\"\n    transport: \"http\"\n  \"c\":\n    url: \"http://127.0.0.1:2/sse\"\nserver:\n  max_body_bytes: 4096\nlayers:\n  - use: auth\n"
         );
     }
 }

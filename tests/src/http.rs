@@ -544,19 +544,29 @@ impl McpSession {
         }
     }
 
-    /// Opens the standalone SSE stream (GET) for server-initiated messages.
+    /// Opens the standalone SSE stream (GET) for server-initiated messages (with this
+    /// session's headers).
     pub async fn open_stream(&self) -> anyhow::Result<SseStream> {
-        open_stream(
-            &self.url,
-            Some(&self.id),
-            &[(VERSION_HEADER, &self.protocol_version)],
-        )
-        .await
+        let mut all = vec![(VERSION_HEADER, self.protocol_version.as_str())];
+        all.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        open_stream(&self.url, Some(&self.id), &all).await
     }
 
-    /// DELETE: ends the session.
+    /// DELETE (with this session's headers): ends the session.
     pub async fn delete(&self) -> anyhow::Result<HttpResponse> {
-        delete(&self.url, &self.id).await
+        let all: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        send(
+            Method::DELETE,
+            &self.url,
+            Some(&self.id),
+            &all,
+            Bytes::new(),
+        )
+        .await
     }
 }
 

@@ -65,12 +65,19 @@ pub struct LegacySession {
     endpoint: String,
     session_id: String,
     next_id: i64,
+    headers: Vec<(String, String)>,
 }
 
 impl LegacySession {
     /// GETs `url` (`http://127.0.0.1:PORT/sse`, `…/mcp`, `…/mcp/`) with
     /// `Accept: text/event-stream` on a new connection and reads the `endpoint` event.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, &[]).await
+    }
+
+    /// Like [`Self::open`], with `headers` (a credential, say) on the GET and on every POST of
+    /// the session.
+    pub async fn open_with(url: &str, headers: &[(&str, &str)]) -> anyhow::Result<Self> {
         let addr = socket_addr_of(url)?;
         let path = path_of(url);
         let tcp = tokio::time::timeout(REQUEST_TIMEOUT, tokio::net::TcpStream::connect(addr))
@@ -83,11 +90,15 @@ impl LegacySession {
         let connection = tokio::spawn(async move {
             let _ = connection.await;
         });
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::GET)
             .uri(path)
             .header(HOST, addr.to_string())
-            .header(ACCEPT, "text/event-stream")
+            .header(ACCEPT, "text/event-stream");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .body(Empty::new())
             .context("building the SSE request")?;
         let response = tokio::time::timeout(REQUEST_TIMEOUT, sender.send_request(request))
@@ -119,6 +130,10 @@ impl LegacySession {
             endpoint,
             session_id,
             next_id: 1,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         })
     }
 
@@ -137,9 +152,15 @@ impl LegacySession {
         &mut self.stream
     }
 
-    /// POSTs `body` to the endpoint; returns the HTTP response whatever its status.
+    /// POSTs `body` to the endpoint (with the session's headers); returns the HTTP response
+    /// whatever its status.
     pub async fn post(&self, body: impl Into<Bytes>) -> anyhow::Result<HttpResponse> {
-        post(&self.endpoint, None, &[], body).await
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        post(&self.endpoint, None, &headers, body).await
     }
 
     /// POSTs one JSON-RPC message; the answer must be 202.

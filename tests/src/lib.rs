@@ -11,6 +11,9 @@
 //! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
 //! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
 //! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
+//! - the `fault-server` binary (`src/bin/fault-server.rs`, [`Upstream::fault`]) is a minimal
+//!   MCP stdio server that misbehaves on demand (hangs in `initialize`, writes invalid UTF-8,
+//!   closes its stdout…).
 //!
 //! Everything is bounded in time: a hung peer fails the test with its captured output instead of
 //! hanging the run. A missing binary or peer fails the test with a message saying how to get it.
@@ -18,7 +21,7 @@
 //! Running (`.ci/run` does all of it):
 //! ```text
 //! tests/interop/install.sh            # pinned Python SDK + server-everything into target/interop
-//! cargo build --workspace --bins      # toolgate + demo-server into target/debug
+//! cargo build --workspace --bins      # toolgate, demo-server, fault-server into target/debug
 //! cargo nextest run -p toolgate-tests # or: cargo test -p toolgate-tests
 //! ```
 //! `TOOLGATE_BIN_DIR` points the tests at binaries elsewhere; `TOOLGATE_NODE` at another node.

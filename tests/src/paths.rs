@@ -33,7 +33,7 @@ pub fn bin_dir() -> PathBuf {
     target.join("debug")
 }
 
-/// A workspace binary (`toolgate`, `demo-server`, `bridge`), which must already be built.
+/// A workspace binary (`toolgate`, `demo-server`, `bridge`, `fault-server`), which must already be built.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = bin_dir().join(name);
     if !path.is_file() {
@@ -54,6 +54,11 @@ pub fn toolgate() -> anyhow::Result<PathBuf> {
 /// The demo MCP server binary.
 pub fn demo_server() -> anyhow::Result<PathBuf> {
     binary("demo-server")
+}
+
+/// The `fault-server` binary (this crate's MCP stdio server that misbehaves on demand).
+pub fn fault_server() -> anyhow::Result<PathBuf> {
+    binary("fault-server")
 }
 
 /// The `bridge` binary (stdio ⇄ HTTP).
