@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_long_line_is_skipped_and_reading_goes_on() {
-        let long = vec![b'x'; 100];
+        let long = [b'x'; 100];
         let got = lines(
             &mut LineCodec::new(10),
             &[&long[..50], &long[50..], b"\nok\n", b"tail"],

@@ -316,13 +316,22 @@ impl McpSession {
     /// Like [`Self::connect`], with `headers` (a credential, say) on every request of the
     /// session, `initialize` included.
     pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::connect_version(url, PROTOCOL_VERSION, headers).await
+    }
+
+    /// Like [`Self::connect_with`], asking for protocol `version` in `initialize`.
+    pub async fn connect_version(
+        url: &str,
+        version: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let id = json!(0);
         let body = json!({
             "jsonrpc": "2.0",
             "id": id,
             "method": "initialize",
             "params": {
-                "protocolVersion": PROTOCOL_VERSION,
+                "protocolVersion": version,
                 "capabilities": {},
                 "clientInfo": {"name": "toolgate-tests", "version": env!("CARGO_PKG_VERSION")},
             },

@@ -659,41 +659,55 @@ async fn deeply_nested_params_are_refused_and_the_upstream_is_unharmed() -> anyh
 #[tokio::test]
 async fn arguments_are_validated_against_the_input_schema() -> anyhow::Result<()> {
     let config = GatewayConfig::new().server("demo", Upstream::demo("demo")?);
-    let (_gateway, session) = faulty_gateway_with(config).await?;
+    let (gateway, session) = faulty_gateway_with(config).await?;
     session
         .wait_for_tools(&["demo__add"], Duration::from_secs(20))
         .await?;
+    // 2025-06-18 lists invalid arguments among the protocol errors (-32602); from 2025-11-25
+    // (SEP-1303) they are tool execution errors, so that the model sees what to fix.
+    let older = McpSession::connect_version(gateway.url(), "2025-06-18", &[]).await?;
+    assert_eq!(older.protocol_version(), "2025-06-18");
+    assert_eq!(session.protocol_version(), "2025-11-25");
 
     let ok = session
         .call_tool_ok("faulty__echo", json!({"message": "valid"}))
         .await?;
     assert_eq!(text_of(&ok), "valid");
 
-    let response = session.call_tool("faulty__echo", json!("text")).await?;
-    let message = error_message(&response);
-    ensure!(
-        error_code(&response) == Some(INVALID_PARAMS)
-            && message.contains("arguments")
-            && message.contains("object"),
-        "arguments that are not an object: -32602 saying they must be an object: {response}"
-    );
+    // Arguments that are not an object are a malformed request in every version.
+    for s in [&session, &older] {
+        let response = s.call_tool("faulty__echo", json!("text")).await?;
+        let message = error_message(&response);
+        ensure!(
+            error_code(&response) == Some(INVALID_PARAMS)
+                && message.contains("arguments")
+                && message.contains("object"),
+            "arguments that are not an object: -32602 saying they must be an object: {response}"
+        );
+    }
 
-    let response = session.call_tool("faulty__echo", json!({})).await?;
-    let message = error_message(&response);
-    ensure!(
-        error_code(&response) == Some(INVALID_PARAMS)
-            && message.contains("message")
-            && !message.starts_with("fault-server:"),
-        "a missing required property: the gateway's -32602 naming it, not the upstream's: {response}"
-    );
-
-    let response = session
-        .call_tool("demo__add", json!({"a": "x", "b": 2}))
-        .await?;
-    ensure!(
-        error_code(&response) == Some(INVALID_PARAMS),
-        "a property of the wrong type: -32602: {response}"
-    );
+    // A missing required property and a property of the wrong type, as each version wants it.
+    for (tool, args, names) in [
+        ("faulty__echo", json!({}), "message"),
+        ("demo__add", json!({"a": "x", "b": 2}), "/a"),
+    ] {
+        let response = older.call_tool(tool, args.clone()).await?;
+        let message = error_message(&response);
+        ensure!(
+            error_code(&response) == Some(INVALID_PARAMS)
+                && message.contains(names)
+                && message.contains("invalid arguments"),
+            "2025-06-18, {tool} {args}: the gateway's -32602 naming {names:?}: {response}"
+        );
+        let response = session.call_tool(tool, args.clone()).await?;
+        let result = result_of(&response)
+            .with_context(|| format!("2025-11-25, {tool} {args}: a tool result"))?;
+        let text = text_of(result);
+        ensure!(
+            result["isError"] == true && text.contains(names) && text.contains("invalid arguments"),
+            "2025-11-25, {tool} {args}: isError naming {names:?}, from the gateway: {response}"
+        );
+    }
     Ok(())
 }
 

@@ -182,42 +182,6 @@ pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{accepts, admits};
-
-    fn headers(accept: &[&str]) -> http::HeaderMap {
-        let mut h = http::HeaderMap::new();
-        for a in accept {
-            h.append(http::header::ACCEPT, a.parse().expect("header value"));
-        }
-        h
-    }
-
-    #[test]
-    fn accept_matches_media_ranges_with_quality() {
-        let h = headers(&["application/json, text/event-stream"]);
-        assert!(accepts(&h, "application/json") && accepts(&h, "text/event-stream"));
-        assert!(accepts(&headers(&["text/*"]), "text/event-stream"));
-        assert!(accepts(&headers(&["*/*;q=0.1"]), "application/json"));
-        assert!(!accepts(&headers(&["text/html"]), "application/json"));
-        assert!(!accepts(
-            &headers(&["application/json;q=0"]),
-            "application/json"
-        ));
-        assert!(!accepts(
-            &headers(&["application/jsonx"]),
-            "application/json"
-        ));
-        assert!(accepts(
-            &headers(&["text/html", "Application/JSON"]),
-            "application/json"
-        ));
-        assert!(admits(&headers(&[]), "application/json"));
-        assert!(!accepts(&headers(&[]), "application/json"));
-    }
-}
-
 /// Reads a body up to `limit` bytes; `Err` is the response to send (413 or 400).
 pub(crate) async fn read_body<B>(
     req: Request<B>,
@@ -303,5 +267,41 @@ pub(crate) async fn feed(
             return;
         }
         on_sent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{accepts, admits};
+
+    fn headers(accept: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for a in accept {
+            h.append(http::header::ACCEPT, a.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn accept_matches_media_ranges_with_quality() {
+        let h = headers(&["application/json, text/event-stream"]);
+        assert!(accepts(&h, "application/json") && accepts(&h, "text/event-stream"));
+        assert!(accepts(&headers(&["text/*"]), "text/event-stream"));
+        assert!(accepts(&headers(&["*/*;q=0.1"]), "application/json"));
+        assert!(!accepts(&headers(&["text/html"]), "application/json"));
+        assert!(!accepts(
+            &headers(&["application/json;q=0"]),
+            "application/json"
+        ));
+        assert!(!accepts(
+            &headers(&["application/jsonx"]),
+            "application/json"
+        ));
+        assert!(accepts(
+            &headers(&["text/html", "Application/JSON"]),
+            "application/json"
+        ));
+        assert!(admits(&headers(&[]), "application/json"));
+        assert!(!accepts(&headers(&[]), "application/json"));
     }
 }
