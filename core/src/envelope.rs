@@ -99,7 +99,7 @@ impl McpRequest {
 }
 
 /// Reads one top-level string member of a params object without building a tree.
-fn target_of(params: &RawValue, key: &str) -> Option<String> {
+pub(crate) fn target_of(params: &RawValue, key: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Name {
         name: Option<String>,

@@ -14,6 +14,8 @@ pub mod gateway;
 pub mod jsonrpc;
 mod lines;
 pub mod plugin_host;
+#[cfg(test)]
+mod proptests;
 pub mod registry;
 pub mod server;
 pub mod session;

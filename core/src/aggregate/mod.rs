@@ -676,7 +676,7 @@ fn list_page(
 /// Replaces `params.name` by splicing the raw text: the parser only finds where the member's
 /// value lies (a borrowed `RawValue` points into the text), and every other byte is copied as
 /// it came — no map, no re-encoding (this was 7 % of the gateway's instructions per call).
-fn rename(params: Option<&RawValue>, value: &str) -> Result<Box<RawValue>, McpError> {
+pub(crate) fn rename(params: Option<&RawValue>, value: &str) -> Result<Box<RawValue>, McpError> {
     #[derive(serde::Deserialize)]
     struct Named<'a> {
         #[serde(borrow)]

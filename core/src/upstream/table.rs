@@ -249,7 +249,7 @@ pub(crate) async fn call(
 
 /// If the params carry `_meta.progressToken`, replaces it with the upstream id (unique on this
 /// connection) and returns the original, so progress can be routed back and restored.
-fn rewrite_progress_token(
+pub(crate) fn rewrite_progress_token(
     params: &RawValue,
     id: i64,
 ) -> Result<(Cow<'_, RawValue>, Option<Value>), McpError> {

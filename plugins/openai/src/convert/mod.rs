@@ -13,6 +13,8 @@
 
 pub mod call;
 pub mod name;
+#[cfg(test)]
+mod proptests;
 pub mod result;
 pub mod schema;
 pub mod tool;
