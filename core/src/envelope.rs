@@ -108,6 +108,10 @@ pub(crate) fn target_of(params: &RawValue, key: &str) -> Option<String> {
     struct Uri {
         uri: Option<String>,
     }
+    // A struct also deserializes from an array (`["x"]` would read as name `x`).
+    if !params.get().starts_with('{') {
+        return None;
+    }
     if key == "name" {
         serde_json::from_str::<Name>(params.get()).ok()?.name
     } else {

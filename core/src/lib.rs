@@ -13,6 +13,7 @@ pub mod error;
 pub mod gateway;
 pub mod jsonrpc;
 mod lines;
+pub mod params;
 pub mod plugin_host;
 #[cfg(test)]
 mod proptests;

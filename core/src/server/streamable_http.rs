@@ -166,7 +166,7 @@ where
 fn has_progress_token(req: &crate::jsonrpc::JsonRpcRequest) -> bool {
     req.params
         .as_deref()
-        .is_some_and(|p| p.get().contains("\"progressToken\""))
+        .is_some_and(|p| crate::params::progress_token(p).is_ok_and(|t| t.is_some()))
 }
 
 impl Inner {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,7 @@ use crate::error::{ErrorKind, McpError};
 use crate::jsonrpc::{
     Message, RequestId, error_frame, notification_frame, request_frame, response_frame,
 };
+use crate::params::{RawParams, progress_token};
 use crate::session::Downstream;
 
 type Reply = Result<Box<RawValue>, McpError>;
@@ -27,7 +28,7 @@ type Reply = Result<Box<RawValue>, McpError>;
 struct Pending {
     tx: oneshot::Sender<Reply>,
     downstream: Downstream,
-    progress_token: Option<Value>,
+    progress_token: Option<Box<RawValue>>,
 }
 
 /// Requests in flight, by the gateway-assigned upstream id.
@@ -68,7 +69,7 @@ impl RequestTable {
             let _ = p.tx.send(Err(error.clone()));
         }
     }
-    fn progress_route(&self, id: i64) -> Option<(Downstream, Option<Value>)> {
+    fn progress_route(&self, id: i64) -> Option<(Downstream, Option<Box<RawValue>>)> {
         self.pending
             .lock()
             .get(&id)
@@ -248,25 +249,18 @@ pub(crate) async fn call(
 }
 
 /// If the params carry `_meta.progressToken`, replaces it with the upstream id (unique on this
-/// connection) and returns the original, so progress can be routed back and restored.
+/// connection) and returns the original, raw, so progress can be routed back and restored
+/// exactly as the client wrote it.
 pub(crate) fn rewrite_progress_token(
     params: &RawValue,
     id: i64,
-) -> Result<(Cow<'_, RawValue>, Option<Value>), McpError> {
-    if !params.get().contains("\"progressToken\"") {
-        return Ok((Cow::Borrowed(params), None));
-    }
-    let mut map: Map<String, Value> = serde_json::from_str(params.get())
-        .map_err(|e| McpError::invalid_params(format!("params must be an object: {e}")))?;
-    let Some(Value::Object(meta)) = map.get_mut("_meta") else {
+) -> Result<(Cow<'_, RawValue>, Option<Box<RawValue>>), McpError> {
+    let Some(original) = progress_token(params)? else {
         return Ok((Cow::Borrowed(params), None));
     };
-    let Some(original) = meta.insert("progressToken".into(), Value::from(id)) else {
-        return Ok((Cow::Borrowed(params), None));
-    };
-    let raw = serde_json::value::to_raw_value(&map)
-        .map_err(|e| McpError::internal(format!("could not re-encode params: {e}")))?;
-    Ok((Cow::Owned(raw), Some(original)))
+    let original = original.to_owned();
+    let rewritten = RawParams::parse(params)?.with_meta("progressToken", &id.to_string())?;
+    Ok((Cow::Owned(rewritten), Some(original)))
 }
 
 /// Routes one message that arrived from the upstream.
@@ -370,17 +364,19 @@ fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>
 
 fn route_progress(shared: &Arc<Shared>, params: Option<&RawValue>) {
     let Some(params) = params else { return };
-    let Ok(mut map) = serde_json::from_str::<Map<String, Value>>(params.get()) else {
+    let Ok(progress) = RawParams::parse(params) else {
         return;
     };
-    let Some(id) = map.get("progressToken").and_then(Value::as_i64) else {
+    let Some(id) = progress
+        .get("progressToken")
+        .and_then(|t| t.get().parse::<i64>().ok())
+    else {
         return;
     };
     let Some((downstream, Some(original))) = shared.table.progress_route(id) else {
         return;
     };
-    map.insert("progressToken".into(), original);
-    if let Ok(raw) = serde_json::value::to_raw_value(&map) {
+    if let Ok(raw) = progress.with_member("progressToken", original.get()) {
         downstream.notify("notifications/progress", Some(&raw));
     }
 }
@@ -396,7 +392,7 @@ mod tests {
         )
         .expect("raw");
         let (p, t) = rewrite_progress_token(&raw, 42).expect("ok");
-        assert_eq!(t, Some(Value::from("abc")));
+        assert_eq!(t.as_deref().map(RawValue::get), Some(r#""abc""#));
         let v: Value = serde_json::from_str(p.get()).expect("json");
         assert_eq!(v["_meta"]["progressToken"], 42);
         assert_eq!(v["name"], "sleep");
