@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::aggregate::{Resolve, Resolved};
+use crate::aggregate::Resolve;
 use crate::error::McpError;
 use crate::jsonrpc::{JsonRpcRequest, Method};
 use crate::session::{Downstream, SessionInfo};
@@ -37,6 +37,53 @@ pub struct McpContext {
     pub extensions: http::Extensions,
 }
 
+/// Where a request's target leads: the upstream server that serves it and the item's name
+/// there. Decided once, by the gateway's routing step in front of every policy
+/// ([`McpRequest::route`]).
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The upstream's configured name.
+    pub server: Arc<str>,
+    /// The item's name on that upstream (a resource keeps its URI).
+    pub original: Arc<str>,
+    /// What the aggregate needs to serve it, when the aggregate decided the route.
+    pub(crate) leaf: Option<Leaf>,
+}
+
+/// The aggregate's part of a route: which member, and the tool's argument check.
+#[derive(Debug, Clone)]
+pub(crate) struct Leaf {
+    pub(crate) upstream: usize,
+    pub(crate) arguments: Option<Arc<crate::aggregate::ArgumentCheck>>,
+    pub(crate) definition: Option<Arc<RawValue>>,
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        self.server == other.server && self.original == other.original
+    }
+}
+
+impl Eq for Route {}
+
+impl Route {
+    /// A route to `original` on `server`.
+    pub fn new(server: impl Into<Arc<str>>, original: impl Into<Arc<str>>) -> Self {
+        Route {
+            server: server.into(),
+            original: original.into(),
+            leaf: None,
+        }
+    }
+
+    /// The tool or prompt as `tools/list` / `prompts/list` shows it right now (exposed name),
+    /// when the gateway routed the request: for policies that check what is being called,
+    /// such as tool pinning.
+    pub fn definition(&self) -> Option<&RawValue> {
+        self.leaf.as_ref()?.definition.as_deref()
+    }
+}
+
 /// One client request on the MCP plane.
 #[derive(Debug)]
 pub struct McpRequest {
@@ -45,7 +92,8 @@ pub struct McpRequest {
     /// Its context.
     pub ctx: McpContext,
     target: OnceLock<Option<String>>,
-    resolved: OnceLock<Option<Resolved>>,
+    route: Option<Route>,
+    routes: Option<Arc<dyn Resolve>>,
 }
 
 impl McpRequest {
@@ -55,7 +103,8 @@ impl McpRequest {
             message,
             ctx,
             target: OnceLock::new(),
-            resolved: OnceLock::new(),
+            route: None,
+            routes: None,
         }
     }
 
@@ -65,13 +114,65 @@ impl McpRequest {
     }
 
     /// Where the request's [target](McpRequest::target) leads — upstream server and original
-    /// name — asked of `resolver` once and cached, so every policy layer that decides per server
-    /// or tool reads the same answer without its own catalog lookup. (A gateway has one
-    /// resolver, its `Aggregate`; the first one asked is the one that answers.)
-    pub fn resolved(&self, resolver: &dyn Resolve) -> Option<&Resolved> {
-        self.resolved
-            .get_or_init(|| resolver.resolve(self.method(), self.target()?))
-            .as_ref()
+    /// name — as the gateway's routing step decided it, before any policy ran. `None` for
+    /// requests without a target (lists, `ping` …) and for names nothing serves. Policies that
+    /// decide per server or tool read it; none of them looks anything up itself.
+    pub fn route(&self) -> Option<&Route> {
+        self.route.as_ref()
+    }
+
+    /// Routes the request with `routes` (the gateway's aggregate): decides [`route`](Self::route)
+    /// now and keeps `routes` for [`retarget`](Self::retarget) and [`lookup`](Self::lookup).
+    pub fn route_with(&mut self, routes: Arc<dyn Resolve>) {
+        self.route = self
+            .target()
+            .and_then(|t| routes.resolve(&self.message.method, t));
+        self.routes = Some(routes);
+    }
+
+    /// Sets the route by hand (custom stacks and tests that run no routing step).
+    pub fn set_route(&mut self, route: Option<Route>) {
+        self.route = route;
+    }
+
+    /// The table this request was routed with (`None` when it was not routed): for policies
+    /// that look up other names than the request's own, such as items of a list answer.
+    pub fn routes(&self) -> Option<Arc<dyn Resolve>> {
+        self.routes.clone()
+    }
+
+    /// Where `name` would lead for `method`, in the table this request was routed with (`None`
+    /// when it was not routed). For policies that map names, such as a tool filter's renames.
+    pub fn lookup(&self, method: &Method, name: &str) -> Option<Route> {
+        self.routes.as_ref()?.resolve(method, name)
+    }
+
+    /// Replaces the params; the target is read again from them, the route stays (for a request
+    /// on its way to the upstream the route decided: params in the upstream's own names).
+    pub fn replace_params(&mut self, params: Option<Box<RawValue>>) {
+        self.message.params = params;
+        self.target = OnceLock::new();
+    }
+
+    /// Replaces the params; the target is read again from them and, if the request was
+    /// routed, the route is decided again for it.
+    pub fn set_params(&mut self, params: Option<Box<RawValue>>) {
+        self.replace_params(params);
+        self.route = match &self.routes {
+            Some(routes) => self
+                .target()
+                .and_then(|t| routes.resolve(&self.message.method, t)),
+            None => None,
+        };
+    }
+
+    /// Points the request at another tool or prompt: `params.name` becomes `name` (one splice
+    /// of the raw params) and the route is decided again for it.
+    pub fn retarget(&mut self, name: &str) -> Result<(), McpError> {
+        let params = crate::params::RawParams::parse_opt(self.message.params.as_deref())?
+            .with_member("name", &crate::params::json_text(name)?)?;
+        self.set_params(Some(params));
+        Ok(())
     }
 
     /// The params as a JSON object map (a typed view for code that edits them).

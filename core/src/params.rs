@@ -47,10 +47,7 @@ impl<'a> RawParams<'a> {
 
     /// The raw value of member `key`.
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| *v)
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
     /// Member `key` as a string: `Ok(None)` when absent, an error when it is not a string.
@@ -143,10 +140,16 @@ impl<'a> RawParams<'a> {
         let v = value.get();
         let start = (v.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
         let end = start.wrapping_add(v.len());
-        if self.text.get(start..end).is_some_and(|s| std::ptr::eq(s, v)) {
+        if self
+            .text
+            .get(start..end)
+            .is_some_and(|s| std::ptr::eq(s, v))
+        {
             Ok(start..end)
         } else {
-            Err(McpError::internal("could not locate a member in the params"))
+            Err(McpError::internal(
+                "could not locate a member in the params",
+            ))
         }
     }
 }
@@ -266,7 +269,10 @@ mod tests {
             .expect("parses")
             .with_meta("progressToken", "5")
             .expect("edit");
-        assert_eq!(out.get(), r#"{"_meta":{"a":1,"progressToken":5},"name":"t"}"#);
+        assert_eq!(
+            out.get(),
+            r#"{"_meta":{"a":1,"progressToken":5},"name":"t"}"#
+        );
         let p = raw(r#"{"name":"t"}"#);
         let out = RawParams::parse(&p)
             .expect("parses")

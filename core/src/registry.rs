@@ -114,6 +114,16 @@ impl Registry {
             .collect()
     }
 
+    /// A builder with everything `config` says: upstreams and `server:` settings
+    /// ([`GatewayBuilder::from_config`]), then its `layers:` resolved by this registry.
+    pub fn builder(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<GatewayBuilder, crate::gateway::BuildError> {
+        let builder = GatewayBuilder::from_config(config)?;
+        Ok(self.apply(&config.layers, &config.plugin_dirs, builder)?)
+    }
+
     /// Applies `layers` to `builder` in order (the first is the outermost).
     pub fn apply(
         &self,

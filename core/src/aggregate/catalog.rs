@@ -31,12 +31,14 @@ pub(crate) struct Route {
     pub(crate) original: Arc<str>,
     /// For a tool whose arguments are checked: its compiled `inputSchema`.
     pub(crate) arguments: Option<Arc<ArgumentCheck>>,
+    /// The item as listed (exposed name): for policies that check what is being called.
+    pub(crate) definition: Option<Arc<RawValue>>,
 }
 
 /// One merged list: raw items in order.
 #[derive(Debug, Default)]
 pub(crate) struct MergedList {
-    pub(crate) items: Vec<Box<RawValue>>,
+    pub(crate) items: Vec<Arc<RawValue>>,
 }
 
 impl MergedList {
@@ -139,6 +141,7 @@ impl Catalog {
                         upstream: idx,
                         original: name.into(),
                         arguments: lists.arguments.get(name).cloned(),
+                        definition: None,
                     },
                     "tool",
                 );
@@ -158,6 +161,7 @@ impl Catalog {
                         upstream: idx,
                         original: name.into(),
                         arguments: None,
+                        definition: None,
                     },
                     "prompt",
                 );
@@ -211,7 +215,7 @@ fn add_named(
     server: &str,
     name: &str,
     separator: Option<&str>,
-    route: Route,
+    mut route: Route,
     what: &str,
 ) {
     let exposed = exposed_name(server, separator, name);
@@ -221,7 +225,7 @@ fn add_named(
     }
     let mut item = item.clone();
     item.insert("name".into(), Value::String(exposed.clone()));
-    push_raw(list, &item);
+    route.definition = push_raw(list, &item);
     routes.insert(exposed, route);
 }
 
@@ -249,10 +253,18 @@ fn exposed_name(server: &str, separator: Option<&str>, name: &str) -> String {
     }
 }
 
-fn push_raw(list: &mut MergedList, item: &Map<String, Value>) {
+/// Appends `item`, encoded once; returns it as stored.
+fn push_raw(list: &mut MergedList, item: &Map<String, Value>) -> Option<Arc<RawValue>> {
     match serde_json::value::to_raw_value(item) {
-        Ok(raw) => list.items.push(raw),
-        Err(e) => tracing::warn!(error = %e, "could not encode a list item"),
+        Ok(raw) => {
+            let raw: Arc<RawValue> = Arc::from(raw);
+            list.items.push(raw.clone());
+            Some(raw)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not encode a list item");
+            None
+        }
     }
 }
 

@@ -1,39 +1,41 @@
 //! Aggregation: many upstreams behind one namespace.
 //!
 //! [`Aggregate`] is the leaf of the MCP-plane stack. It answers the list methods from a merged
-//! catalog (`{server}{separator}{name}`), routes `tools/call`, `prompts/get`,
-//! `resources/read` and `completion/complete` to the upstream that owns the name — by table
-//! lookup, never by splitting the name — and rewrites only `params.name`. A refresher task per
-//! upstream re-lists on status changes and `notifications/*/list_changed`, and the aggregate
-//! tells every downstream session when a merged list changed.
+//! catalog (`{server}{separator}{name}`) and hands `tools/call`, `prompts/get`,
+//! `resources/read` and `completion/complete` to the stack of the upstream that owns the name
+//! (`serve.rs`) — by table lookup, never by splitting the name — rewriting only `params.name`.
+//! Which upstream that is was decided once, before any policy ran, by [`Routing`] in front of
+//! the MCP plane (`routing.rs`). A refresher task per upstream re-lists on status changes and
+//! `notifications/*/list_changed`, and the aggregate tells every downstream session when a
+//! merged list changed (`refresh.rs`).
 
 mod arguments;
 mod catalog;
+mod refresh;
+mod routing;
+mod serve;
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
+#[cfg(test)]
+pub(crate) use serve::rename;
+
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
 
+pub(crate) use arguments::ArgumentCheck;
 pub use catalog::ToolFilter;
-use catalog::{Catalog, MergeInput, UpstreamLists};
+use catalog::{Catalog, UpstreamLists};
+pub use routing::{Routing, RoutingLayer};
 
-use crate::envelope::{McpRequest, McpResponse};
-use crate::error::McpError;
-use crate::jsonrpc::{Method, notification_frame};
-use crate::params::{RawParams, json_text};
-use crate::session::Downstream;
-use crate::upstream::hook::{UpstreamCall, UpstreamHook};
-use crate::upstream::{ListKind, Upstream, UpstreamEvent, UpstreamStatus};
+use crate::envelope::McpService;
+pub use crate::envelope::Route;
+use crate::jsonrpc::Method;
+use crate::upstream::{Upstream, UpstreamStatus};
 
 /// Most pages fetched from one upstream for one list (a guard against endless cursors).
 const MAX_PAGES: usize = 100;
@@ -44,8 +46,11 @@ pub const DEFAULT_STARTUP_GRACE: Duration = Duration::from_secs(3);
 /// One upstream as the aggregate sees it.
 #[derive(Debug, Clone)]
 pub struct Member {
-    /// The upstream.
+    /// The upstream (its connection).
     pub upstream: Upstream,
+    /// The stack routed requests for it go through, ending in `upstream` (see
+    /// `GatewayBuilder`'s per-upstream layers); by default the connection itself.
+    pub service: McpService,
     /// Which of its tools are exposed.
     pub filter: ToolFilter,
     /// Whether `tools/call` arguments are checked against the tool's `inputSchema` before
@@ -57,6 +62,7 @@ impl Member {
     /// A member exposing every tool, with argument checks on.
     pub fn new(upstream: Upstream) -> Self {
         Member {
+            service: McpService::new(upstream.clone()),
             upstream,
             filter: ToolFilter::default(),
             validate_arguments: true,
@@ -64,34 +70,32 @@ impl Member {
     }
 }
 
-/// Where an exposed name leads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The upstream's configured name.
-    pub server: String,
-    /// The item's name on that upstream (a resource keeps its URI).
-    pub original: String,
-}
-
-/// Tells a policy which upstream serves a request's target, and under which name: the
-/// [`Aggregate`] does it from its routing tables; tests and custom stacks may use a closure.
+/// Tells which upstream serves a request's target, and under which name: the [`Aggregate`]
+/// does it from its routing tables ([`Routing`] asks it once per request); tests and custom
+/// stacks may use a closure.
 pub trait Resolve: Send + Sync + 'static {
     /// The server and original name behind `target` (a tool or prompt name as exposed, or a
     /// resource URI) for `method`; `None` when nothing serves it.
-    fn resolve(&self, method: &Method, target: &str) -> Option<Resolved>;
+    fn resolve(&self, method: &Method, target: &str) -> Option<Route>;
+}
+
+impl std::fmt::Debug for dyn Resolve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolve")
+    }
 }
 
 impl Resolve for Aggregate {
-    fn resolve(&self, method: &Method, target: &str) -> Option<Resolved> {
+    fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
         Aggregate::resolve(self, method, target)
     }
 }
 
 impl<F> Resolve for F
 where
-    F: Fn(&Method, &str) -> Option<Resolved> + Send + Sync + 'static,
+    F: Fn(&Method, &str) -> Option<Route> + Send + Sync + 'static,
 {
-    fn resolve(&self, method: &Method, target: &str) -> Option<Resolved> {
+    fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
         self(method, target)
     }
 }
@@ -120,6 +124,8 @@ pub struct Aggregate {
 #[derive(Debug)]
 struct Inner {
     members: Vec<Member>,
+    /// Each member's stack, by index; replaced whole on reload.
+    stacks: ArcSwap<Vec<McpService>>,
     separator: Option<String>,
     page_size: usize,
     lists: Mutex<Vec<Option<UpstreamLists>>>,
@@ -148,9 +154,11 @@ impl Aggregate {
     pub fn new(members: Vec<Member>, separator: Option<String>, page_size: usize) -> Aggregate {
         let (notifications, _) = broadcast::channel(256);
         let n = members.len();
+        let stacks = ArcSwap::from_pointee(members.iter().map(|m| m.service.clone()).collect());
         let agg = Aggregate {
             inner: Arc::new(Inner {
                 members,
+                stacks,
                 separator,
                 page_size,
                 lists: Mutex::new(vec![None; n]),
@@ -163,9 +171,20 @@ impl Aggregate {
             }),
         };
         for idx in 0..n {
-            tokio::spawn(refresher(Arc::downgrade(&agg.inner), idx));
+            tokio::spawn(refresh::refresher(Arc::downgrade(&agg.inner), idx));
         }
         agg
+    }
+
+    /// Replaces every member's stack (config reload: new per-upstream layers over the same
+    /// connections), in member order; requests already running finish on the old ones.
+    pub fn replace_stacks(&self, stacks: Vec<McpService>) {
+        self.inner.stacks.store(Arc::new(stacks));
+    }
+
+    /// The stack of member `idx`.
+    fn stack(&self, idx: usize) -> Option<McpService> {
+        self.inner.stacks.load().get(idx).cloned()
     }
 
     /// Notifications for every downstream session (list changes, resource updates), as frames.
@@ -207,24 +226,47 @@ impl Aggregate {
     /// Which upstream serves the target of a request — the tool or prompt name of
     /// `tools/call` / `prompts/get`, or the URI of a resource request — and under which name.
     /// For policies (authorization, logging, tracing) that decide per server.
-    pub fn resolve(&self, method: &Method, target: &str) -> Option<Resolved> {
+    pub fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
         let catalog = self.catalog();
-        let (idx, original) = match method {
-            Method::ToolsCall => {
-                let r = catalog.tool_routes.get(target)?;
-                (r.upstream, r.original.to_string())
+        let (upstream, original, arguments, definition) = match method {
+            Method::ToolsCall | Method::PromptsGet => {
+                let routes = if *method == Method::ToolsCall {
+                    &catalog.tool_routes
+                } else {
+                    &catalog.prompt_routes
+                };
+                let r = routes.get(target)?;
+                (
+                    r.upstream,
+                    r.original.clone(),
+                    r.arguments.clone(),
+                    r.definition.clone(),
+                )
             }
-            Method::PromptsGet => {
-                let r = catalog.prompt_routes.get(target)?;
-                (r.upstream, r.original.to_string())
-            }
-            Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
-                (catalog.resource_upstream(target)?, target.to_string())
-            }
+            Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => (
+                catalog.resource_upstream(target)?,
+                target.into(),
+                None,
+                None,
+            ),
             _ => return None,
         };
-        let server = self.inner.members.get(idx)?.upstream.name().to_string();
-        Some(Resolved { server, original })
+        let server = self
+            .inner
+            .members
+            .get(upstream)?
+            .upstream
+            .shared_name()
+            .clone();
+        Some(Route {
+            server,
+            original,
+            leaf: Some(crate::envelope::Leaf {
+                upstream,
+                arguments,
+                definition,
+            }),
+        })
     }
 
     /// Names of every exposed tool, in list order.
@@ -242,20 +284,9 @@ impl Aggregate {
             .collect()
     }
 
-    /// The definition of the exposed tool `exposed` as `tools/list` shows it now (for
-    /// policies that check what is being called, such as tool pinning).
-    pub fn tool(&self, exposed: &str) -> Option<Box<RawValue>> {
-        #[derive(serde::Deserialize)]
-        struct N<'a> {
-            #[serde(borrow)]
-            name: Cow<'a, str>,
-        }
-        self.catalog()
-            .tools
-            .items
-            .iter()
-            .find(|item| serde_json::from_str::<N<'_>>(item.get()).is_ok_and(|n| n.name == exposed))
-            .cloned()
+    /// The definition of the exposed tool `exposed` as `tools/list` shows it now.
+    pub fn tool(&self, exposed: &str) -> Option<Arc<RawValue>> {
+        self.catalog().tool_routes.get(exposed)?.definition.clone()
     }
 
     fn catalog(&self) -> Arc<Catalog> {
@@ -297,431 +328,5 @@ impl Aggregate {
             self.inner.open.store(true, Ordering::Relaxed);
         }
         open
-    }
-
-    /// Serves one request. The gateway waits for [`Aggregate::settle`] before its outermost
-    /// layer; code that calls an `Aggregate` directly right after start should do the same.
-    async fn handle(self, req: McpRequest) -> Result<McpResponse, McpError> {
-        let catalog = self.catalog();
-        let page_size = self.inner.page_size;
-        match req.method() {
-            Method::ToolsList => list_page(&catalog.tools, "tools", &req, page_size),
-            Method::PromptsList => list_page(&catalog.prompts, "prompts", &req, page_size),
-            Method::ResourcesList => list_page(&catalog.resources, "resources", &req, page_size),
-            Method::ResourceTemplatesList => {
-                list_page(&catalog.templates, "resourceTemplates", &req, page_size)
-            }
-            Method::ToolsCall | Method::PromptsGet => {
-                let (routes, what) = if *req.method() == Method::ToolsCall {
-                    (&catalog.tool_routes, "tool")
-                } else {
-                    (&catalog.prompt_routes, "prompt")
-                };
-                let name = req.target().ok_or_else(|| {
-                    McpError::invalid_params(format!("{} needs params.name", req.method()))
-                })?;
-                let route = routes.get(name).ok_or_else(|| self.unknown(what, name))?;
-                if let Some(check) = &route.arguments
-                    && let Err(refusal) = check.check(req.message.params.as_deref())
-                {
-                    return match refusal.answer(name, req.ctx.session.protocol_version()) {
-                        arguments::Answer::Error(e) => Err(e),
-                        arguments::Answer::ToolError(text) => tool_error(&text),
-                    };
-                }
-                let params = rename(req.message.params.as_deref(), &route.original)?;
-                self.forward(route.upstream, &req, Some(&params)).await
-            }
-            Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
-                let uri = req.target().ok_or_else(|| {
-                    McpError::invalid_params(format!("{} needs params.uri", req.method()))
-                })?;
-                let idx = catalog.resource_upstream(uri).ok_or_else(|| {
-                    McpError::new(
-                        crate::ErrorKind::ResourceNotFound,
-                        format!("resource not found: {uri}"),
-                    )
-                    .with_data(serde_json::json!({"uri": uri}))
-                })?;
-                self.forward(idx, &req, req.message.params.as_deref()).await
-            }
-            Method::CompletionComplete => self.complete(&catalog, &req).await,
-            Method::LoggingSetLevel => McpResponse::from_typed(&serde_json::json!({})),
-            Method::Ping => McpResponse::from_typed(&serde_json::json!({})),
-            other => Err(McpError::method_not_found(other.as_str())),
-        }
-    }
-
-    /// The error for a name with no route: -32602, unless the name carries the prefix of an
-    /// upstream that is down right now — then the caller learns that instead (-31000).
-    fn unknown(&self, what: &str, name: &str) -> McpError {
-        for m in &self.inner.members {
-            let prefix = m.upstream.name();
-            let owned = match &self.inner.separator {
-                Some(sep) => name
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with(sep.as_str())),
-                None => self.inner.members.len() == 1,
-            };
-            if owned && !m.upstream.status().is_ready() {
-                let why = match m.upstream.status() {
-                    UpstreamStatus::Down { reason } => format!("is down: {reason}"),
-                    _ => "is still starting".to_string(),
-                };
-                return McpError::upstream_unavailable(
-                    prefix,
-                    format!("{what} {name}: upstream '{prefix}' {why}"),
-                );
-            }
-        }
-        McpError::invalid_params(format!("unknown {what}: {name}"))
-    }
-
-    async fn forward(
-        &self,
-        idx: usize,
-        req: &McpRequest,
-        params: Option<&RawValue>,
-    ) -> Result<McpResponse, McpError> {
-        let member = self
-            .inner
-            .members
-            .get(idx)
-            .ok_or_else(|| McpError::internal("route points at no upstream"))?;
-        let upstream = &member.upstream;
-        let method = req.method().as_str();
-        let Some(hook) = req.ctx.extensions.get::<UpstreamHook>() else {
-            let result = upstream
-                .call(method, params, req.ctx.downstream.clone(), &req.ctx.cancel)
-                .await?;
-            return Ok(McpResponse::new(result));
-        };
-        let mut observed = hook.start(&UpstreamCall {
-            server: upstream.name(),
-            method,
-            params,
-        });
-        let replaced = observed.params.take();
-        let result = upstream
-            .call_with_headers(
-                method,
-                replaced.as_deref().or(params),
-                req.ctx.downstream.clone(),
-                &req.ctx.cancel,
-                &observed.headers,
-            )
-            .await;
-        if let Some(end) = observed.on_end.take() {
-            end(result.as_deref());
-        }
-        Ok(McpResponse::new(result?))
-    }
-
-    async fn complete(&self, catalog: &Catalog, req: &McpRequest) -> Result<McpResponse, McpError> {
-        let params = RawParams::parse_opt(req.message.params.as_deref())?;
-        let reference = match params.get("ref") {
-            Some(r) if r.get().starts_with('{') => RawParams::parse(r)?,
-            _ => {
-                return Err(McpError::invalid_params(
-                    "completion/complete needs params.ref",
-                ));
-            }
-        };
-        match reference.get_str("type")?.as_deref() {
-            Some("ref/prompt") => {
-                let name = reference.get_str("name")?.unwrap_or_default();
-                let route = catalog
-                    .prompt_routes
-                    .get(name.as_ref())
-                    .ok_or_else(|| McpError::invalid_params(format!("unknown prompt: {name}")))?;
-                let raw = params.with_member_in("ref", "name", &json_text(&*route.original)?)?;
-                self.forward(route.upstream, req, Some(&raw)).await
-            }
-            Some("ref/resource") => {
-                let uri = reference.get_str("uri")?.unwrap_or_default();
-                let idx = catalog
-                    .resource_upstream(&uri)
-                    .ok_or_else(|| McpError::invalid_params(format!("unknown resource: {uri}")))?;
-                self.forward(idx, req, req.message.params.as_deref()).await
-            }
-            _ => Err(McpError::invalid_params(
-                "params.ref.type must be ref/prompt or ref/resource",
-            )),
-        }
-    }
-
-    /// Re-lists `kinds` of upstream `idx` (or forgets it when it is not ready) and, if
-    /// `announce`, tells clients about merged lists that changed.
-    async fn refresh(inner: &Arc<Inner>, idx: usize, kinds: &[ListKind], announce: bool) {
-        let Some(member) = inner.members.get(idx) else {
-            return;
-        };
-        let upstream = &member.upstream;
-        let new_lists = match upstream.status() {
-            UpstreamStatus::Ready(info) => {
-                let mut lists = inner
-                    .lists
-                    .lock()
-                    .get(idx)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default();
-                let caps = &info.capabilities;
-                for kind in kinds {
-                    match kind {
-                        ListKind::Tools if caps.tools.is_some() => {
-                            lists.tools = fetch_all(upstream, "tools/list", "tools").await;
-                            lists.arguments = if member.validate_arguments {
-                                arguments::compile_all(upstream.name(), &lists.tools)
-                            } else {
-                                Default::default()
-                            };
-                        }
-                        ListKind::Prompts if caps.prompts.is_some() => {
-                            lists.prompts = fetch_all(upstream, "prompts/list", "prompts").await;
-                        }
-                        ListKind::Resources if caps.resources.is_some() => {
-                            lists.resources =
-                                fetch_all(upstream, "resources/list", "resources").await;
-                            lists.templates = fetch_all(
-                                upstream,
-                                "resources/templates/list",
-                                "resourceTemplates",
-                            )
-                            .await;
-                        }
-                        _ => {}
-                    }
-                }
-                Some(lists)
-            }
-            _ => None,
-        };
-        // Slot update, merge and swap under one lock: two upstreams refreshing at once must not
-        // publish a merge that misses the other's lists.
-        let (old, new) = {
-            let mut lists = inner.lists.lock();
-            if let Some(slot) = lists.get_mut(idx) {
-                *slot = new_lists;
-            }
-            let new = Arc::new(Self::rebuild(inner, &lists));
-            let old = std::mem::replace(&mut *inner.catalog.write(), new.clone());
-            (old, new)
-        };
-        for (changed, method) in [
-            (
-                !same(&old.tools.items, &new.tools.items),
-                "notifications/tools/list_changed",
-            ),
-            (
-                !same(&old.prompts.items, &new.prompts.items),
-                "notifications/prompts/list_changed",
-            ),
-            (
-                !same(&old.resources.items, &new.resources.items)
-                    || !same(&old.templates.items, &new.templates.items),
-                "notifications/resources/list_changed",
-            ),
-        ] {
-            if changed && announce {
-                let _ = inner.notifications.send(notification_frame(method, None));
-            }
-        }
-    }
-
-    fn rebuild(inner: &Inner, lists: &[Option<UpstreamLists>]) -> Catalog {
-        let inputs: Vec<MergeInput<'_>> = inner
-            .members
-            .iter()
-            .zip(lists.iter())
-            .map(|(m, l)| MergeInput {
-                name: m.upstream.name(),
-                lists: l.as_ref(),
-                filter: &m.filter,
-            })
-            .collect();
-        Catalog::merge(&inputs, inner.separator.as_deref())
-    }
-}
-
-/// A tool result that reports a failure to the model (`isError: true`).
-fn tool_error(text: &str) -> Result<McpResponse, McpError> {
-    McpResponse::from_typed(&serde_json::json!({
-        "content": [{"type": "text", "text": text}],
-        "isError": true,
-    }))
-}
-
-fn same(a: &[Box<RawValue>], b: &[Box<RawValue>]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.get() == y.get())
-}
-
-const ALL_KINDS: [ListKind; 3] = [ListKind::Tools, ListKind::Prompts, ListKind::Resources];
-
-/// Keeps one upstream's share of the catalog current.
-async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
-    let Some(strong) = inner.upgrade() else {
-        return;
-    };
-    let Some(member) = strong.members.get(idx) else {
-        return;
-    };
-    let mut events = member.upstream.events();
-    let mut status = member.upstream.watch_status();
-    let upstream_ready = status
-        .wait_for(|s| !matches!(s, UpstreamStatus::Starting))
-        .await
-        .is_ok_and(|s| s.is_ready());
-    if upstream_ready {
-        // The first listing is start-up, not a change worth announcing — unless it comes after
-        // the start-up grace, when clients may already have listed without it.
-        let late = strong.grace_over();
-        Aggregate::refresh(&strong, idx, &ALL_KINDS, late).await;
-    }
-    strong.settled.send_modify(|c| *c += 1);
-    drop(strong);
-    loop {
-        let event = events.recv().await;
-        let Some(inner) = inner.upgrade() else { return };
-        match event {
-            Ok(UpstreamEvent::StatusChanged(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                Aggregate::refresh(&inner, idx, &ALL_KINDS, true).await
-            }
-            Ok(UpstreamEvent::ListChanged(_, kind)) => {
-                Aggregate::refresh(&inner, idx, &[kind], true).await
-            }
-            Ok(UpstreamEvent::ResourceUpdated(_, frame)) => {
-                let _ = inner.notifications.send(frame);
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-/// Fetches every page of one list. A failing upstream yields what it gave so far.
-async fn fetch_all(upstream: &Upstream, method: &str, key: &str) -> Vec<Map<String, Value>> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Page {
-        next_cursor: Option<String>,
-        #[serde(flatten)]
-        rest: Map<String, Value>,
-    }
-    let never = CancellationToken::new();
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let params = cursor
-            .as_ref()
-            .and_then(|c| serde_json::value::to_raw_value(&serde_json::json!({"cursor": c})).ok());
-        let result = match upstream
-            .call(method, params.as_deref(), Downstream::none(), &never)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(upstream = upstream.name(), method, error = %e, "listing failed");
-                break;
-            }
-        };
-        let Ok(mut page) = serde_json::from_str::<Page>(result.get()) else {
-            tracing::warn!(
-                upstream = upstream.name(),
-                method,
-                "upstream sent a malformed list"
-            );
-            break;
-        };
-        if let Some(Value::Array(list)) = page.rest.remove(key) {
-            items.extend(list.into_iter().filter_map(|v| match v {
-                Value::Object(m) => Some(m),
-                _ => None,
-            }));
-        }
-        match page.next_cursor {
-            Some(c) if !c.is_empty() && Some(&c) != cursor.as_ref() => cursor = Some(c),
-            _ => break,
-        }
-    }
-    items
-}
-
-fn list_page(
-    list: &catalog::MergedList,
-    key: &str,
-    req: &McpRequest,
-    page_size: usize,
-) -> Result<McpResponse, McpError> {
-    #[derive(serde::Deserialize)]
-    struct Cursor {
-        cursor: Option<String>,
-    }
-    let offset = match req.message.params.as_deref() {
-        Some(p) => match serde_json::from_str::<Cursor>(p.get()) {
-            Ok(Cursor { cursor: Some(c) }) => c
-                .parse::<usize>()
-                .ok()
-                .filter(|o| *o <= list.items.len())
-                .ok_or_else(|| McpError::invalid_params(format!("invalid cursor: {c}")))?,
-            Ok(_) => 0,
-            Err(e) => return Err(McpError::invalid_params(format!("invalid params: {e}"))),
-        },
-        None => 0,
-    };
-    let body = list.page(key, offset, page_size);
-    let raw = RawValue::from_string(body)
-        .map_err(|e| McpError::internal(format!("could not build the list: {e}")))?;
-    Ok(McpResponse::new(raw))
-}
-
-/// Replaces `params.name` with `value` (one splice of the raw text: every other byte is copied
-/// as it came — no map, no re-encoding).
-pub(crate) fn rename(params: Option<&RawValue>, value: &str) -> Result<Box<RawValue>, McpError> {
-    let params = RawParams::parse_opt(params)?;
-    if params.get("name").is_none() {
-        return Err(McpError::invalid_params("invalid params: missing field `name`"));
-    }
-    params.with_member("name", &json_text(value)?)
-}
-
-impl tower::Service<McpRequest> for Aggregate {
-    type Response = McpResponse;
-    type Error = McpError;
-    type Future = Pin<Box<dyn Future<Output = Result<McpResponse, McpError>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), McpError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: McpRequest) -> Self::Future {
-        Box::pin(self.clone().handle(req))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rename_keeps_other_members_raw() {
-        let p = RawValue::from_string(
-            r#"{"name":"demo__echo","arguments":{"message":"hi  there"}}"#.into(),
-        )
-        .expect("raw");
-        let out = rename(Some(&p), "echo").expect("ok");
-        assert_eq!(
-            out.get(),
-            r#"{"name":"echo","arguments":{"message":"hi  there"}}"#,
-            "only the name changes, byte for byte"
-        );
-        // Escapes in the old and the new name, whitespace around the member.
-        let p = RawValue::from_string(r#"{ "arguments" : {}, "name" : "a\u005f_b" }"#.into())
-            .expect("raw");
-        let out = rename(Some(&p), "we\"ird").expect("ok");
-        let v: Value = serde_json::from_str(out.get()).expect("json");
-        assert_eq!(v["name"], "we\"ird");
-        // A second `name` member is an error, not a chance to smuggle another tool through.
-        let p = RawValue::from_string(r#"{"name":"a","name":"b"}"#.into()).expect("raw");
-        assert!(rename(Some(&p), "x").is_err());
     }
 }

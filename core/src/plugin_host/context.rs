@@ -8,7 +8,6 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::aggregate::Aggregate;
 use crate::envelope::McpRequest;
 use crate::session::TransportKind;
 
@@ -33,11 +32,11 @@ struct ContextOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    server: Option<String>,
+    server: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    original_name: Option<String>,
+    original_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tool: Option<Box<RawValue>>,
+    tool: Option<&'a RawValue>,
 }
 
 #[derive(Serialize)]
@@ -60,27 +59,20 @@ fn transport_name(kind: TransportKind) -> &'static str {
     }
 }
 
-/// The request as the SDK's `Request`, with the target resolved through `aggregate` when
-/// there is one, and the called tool's definition when `with_tool` is set.
-pub(crate) fn request_json(
-    req: &McpRequest,
-    aggregate: Option<&Aggregate>,
-    with_tool: bool,
-) -> Bytes {
+/// The request as the SDK's `Request`, with where the gateway routed it (server, original
+/// name) and, when `with_tool` is set, the called tool's definition as listed.
+pub(crate) fn request_json(req: &McpRequest, with_tool: bool) -> Bytes {
     let session = &req.ctx.session;
     let target = req.target();
-    let resolved = match (aggregate, target) {
-        (Some(agg), Some(t)) => agg.resolve(req.method(), t),
-        _ => None,
-    };
-    let tool = match (aggregate, target) {
-        (Some(agg), Some(t)) if with_tool && *req.method() == crate::jsonrpc::Method::ToolsCall => {
-            agg.tool(t)
+    let route = req.route();
+    let tool = match route {
+        Some(r) if with_tool && *req.method() == crate::jsonrpc::Method::ToolsCall => {
+            r.definition()
         }
         _ => None,
     };
-    let (server, original_name) = match resolved {
-        Some(r) => (Some(r.server), Some(r.original)),
+    let (server, original_name) = match route {
+        Some(r) => (Some(&*r.server), Some(&*r.original)),
         None => (None, None),
     };
     let out = RequestOut {

@@ -5,13 +5,11 @@ use std::time::Duration;
 use tower::Layer;
 
 use super::{DEFAULT_HOOK_TIMEOUT, Dylib, LoadedPlugin};
-use crate::aggregate::Aggregate;
 
 /// Applies a loaded plugin to every request of the wrapped service; see [`Dylib`].
 #[derive(Clone, Debug)]
 pub struct DylibLayer {
     plugin: LoadedPlugin,
-    aggregate: Option<Aggregate>,
     hook_timeout: Duration,
 }
 
@@ -20,17 +18,8 @@ impl DylibLayer {
     pub fn new(plugin: LoadedPlugin) -> Self {
         DylibLayer {
             plugin,
-            aggregate: None,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }
-    }
-
-    /// Resolves each request's target through `aggregate`, so that the plugin sees the upstream
-    /// server and the original name (and, if it asks, the called tool's definition).
-    #[must_use]
-    pub fn aggregate(mut self, aggregate: Aggregate) -> Self {
-        self.aggregate = Some(aggregate);
-        self
     }
 
     /// How long one hook call may take before the request fails with -32603.
@@ -45,8 +34,6 @@ impl<S> Layer<S> for DylibLayer {
     type Service = Dylib<S>;
 
     fn layer(&self, inner: S) -> Dylib<S> {
-        Dylib::new(inner, self.plugin.clone())
-            .with_aggregate(self.aggregate.clone())
-            .with_hook_timeout(self.hook_timeout)
+        Dylib::new(inner, self.plugin.clone()).with_hook_timeout(self.hook_timeout)
     }
 }

@@ -167,11 +167,7 @@ impl DylibLoader for PluginHost {
             .load(path, sha256.as_deref(), &spec.config, plugin_dirs)
             .map_err(|e| LayerError::new(format!("dylib: {}", path.display()), e.message()))?;
         let timeout = self.hook_timeout;
-        Ok(builder.layer_with(move |aggregate| {
-            DylibLayer::new(plugin)
-                .aggregate(aggregate.clone())
-                .hook_timeout(timeout)
-        }))
+        Ok(builder.layer(DylibLayer::new(plugin).hook_timeout(timeout)))
     }
 }
 

@@ -46,10 +46,9 @@ pub use layer::DylibLayer;
 pub use loader::PluginHost;
 pub use plugin::LoadedPlugin;
 
-use crate::aggregate::Aggregate;
 use crate::envelope::{McpRequest, McpResponse};
 use crate::error::McpError;
-use crate::jsonrpc::{JsonRpcRequest, notification_frame};
+use crate::jsonrpc::notification_frame;
 use crate::session::Downstream;
 use plugin::Outcome;
 
@@ -65,7 +64,6 @@ const NOTIFICATION_QUEUE: usize = 64;
 pub struct Dylib<S> {
     inner: S,
     plugin: LoadedPlugin,
-    aggregate: Option<Aggregate>,
     hook_timeout: Duration,
 }
 
@@ -75,15 +73,8 @@ impl<S> Dylib<S> {
         Dylib {
             inner,
             plugin,
-            aggregate: None,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }
-    }
-    /// Resolves targets through `aggregate` (server, original name, tool definition).
-    #[must_use]
-    pub fn with_aggregate(mut self, aggregate: Option<Aggregate>) -> Self {
-        self.aggregate = aggregate;
-        self
     }
     /// Bounds each hook call.
     #[must_use]
@@ -133,7 +124,6 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let run = Run {
             plugin: self.plugin.clone(),
-            aggregate: self.aggregate.clone(),
             hook_timeout: self.hook_timeout,
         };
         ResponseFuture::hooked(Box::pin(run.call(inner, req)))
@@ -143,7 +133,6 @@ where
 /// One request's trip through the hooks.
 struct Run {
     plugin: LoadedPlugin,
-    aggregate: Option<Aggregate>,
     hook_timeout: Duration,
 }
 
@@ -154,20 +143,15 @@ impl Run {
     {
         let interests = self.plugin.interests();
         let with_tool = interests.tool_definition;
-        let mut request = context::request_json(&req, self.aggregate.as_ref(), with_tool);
+        let mut request = context::request_json(&req, with_tool);
         if interests.request {
             match self.hook(Hook::Request, request.clone()).await? {
                 Outcome::Continue => {}
                 Outcome::ContinueWith(params) => {
                     self.expect_object(Hook::Request, &params, "params")?;
-                    let message = JsonRpcRequest::new(
-                        req.message.id.clone(),
-                        req.message.method.clone(),
-                        Some(params),
-                    );
-                    // A new request, so that its target is read again from the new params.
-                    req = McpRequest::new(message, req.ctx.clone());
-                    request = context::request_json(&req, self.aggregate.as_ref(), with_tool);
+                    // Its target is read and routed again from the new params.
+                    req.set_params(Some(params));
+                    request = context::request_json(&req, with_tool);
                 }
                 Outcome::Respond(result) => {
                     self.expect_object(Hook::Request, &result, "result")?;

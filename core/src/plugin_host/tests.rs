@@ -18,7 +18,7 @@ use tower_test::mock;
 
 use super::*;
 use crate::envelope::McpContext;
-use crate::jsonrpc::{Method, RequestId};
+use crate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use crate::session::{SessionInfo, TransportKind};
 use crate::{ErrorKind, Identity};
 
@@ -341,7 +341,7 @@ fn the_request_json_is_what_the_sdk_reads() {
         json!({"name": "demo__echo", "arguments": {"message": "hi"}}),
         Downstream::none(),
     );
-    let bytes = context::request_json(&req, None, false);
+    let bytes = context::request_json(&req, false);
     let parsed: PluginRequest = serde_json::from_slice(&bytes).expect("SDK parses it");
     assert_eq!(parsed.method, "tools/call");
     assert_eq!(parsed.tool_name(), Some("demo__echo"));

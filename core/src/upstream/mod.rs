@@ -7,8 +7,8 @@
 //! way. A supervisor task per upstream (one file per transport) connects, runs the `initialize`
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
 
+mod deadline;
 mod handshake;
-pub mod hook;
 pub mod remote;
 pub mod sse;
 pub mod stdio;
@@ -32,6 +32,7 @@ use crate::error::{ErrorKind, McpError};
 use crate::session::Downstream;
 use table::{Link, RequestTable};
 
+pub use deadline::{Deadline, DeadlineLayer};
 pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
 
@@ -106,10 +107,17 @@ pub enum ListKind {
     Resources,
 }
 
+/// Extra HTTP headers for the request that carries one call to an HTTP upstream (trace context,
+/// say): a layer in the upstream's stack puts them into
+/// [`McpContext::extensions`](crate::McpContext::extensions); stdio upstreams ignore them.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamHeaders(pub http::HeaderMap);
+
 /// Settings shared by every upstream transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamOptions {
-    /// How long a forwarded request may take before it is cancelled upstream.
+    /// How long a forwarded request may take before it is cancelled upstream (the
+    /// [`Deadline`] in each upstream's stack, and the gateway's own listing calls).
     pub request_timeout: Duration,
     /// How long the `initialize` handshake may take.
     pub connect_timeout: Duration,
@@ -237,6 +245,16 @@ impl Upstream {
         &self.shared.name
     }
 
+    /// The configured name, shared (for routes, without a copy).
+    pub fn shared_name(&self) -> &Arc<str> {
+        &self.shared.name
+    }
+
+    /// Its timeouts and backoff.
+    pub fn options(&self) -> &UpstreamOptions {
+        &self.shared.options
+    }
+
     /// The current status.
     pub fn status(&self) -> UpstreamStatus {
         self.shared.status.borrow().clone()
@@ -323,6 +341,9 @@ impl Upstream {
     }
 }
 
+/// The connection as the innermost service of an upstream's stack: forwards the request as it
+/// is (params already in the upstream's names), with the [`UpstreamHeaders`] a layer above may
+/// have added.
 impl tower::Service<McpRequest> for Upstream {
     type Response = McpResponse;
     type Error = McpError;
@@ -335,12 +356,19 @@ impl tower::Service<McpRequest> for Upstream {
     fn call(&mut self, req: McpRequest) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
+            let none = http::HeaderMap::new();
+            let headers = req
+                .ctx
+                .extensions
+                .get::<UpstreamHeaders>()
+                .map_or(&none, |h| &h.0);
             let result = this
-                .call(
+                .call_with_headers(
                     req.message.method.as_str(),
                     req.message.params.as_deref(),
                     req.ctx.downstream.clone(),
                     &req.ctx.cancel,
+                    headers,
                 )
                 .await?;
             Ok(McpResponse::new(result))

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -168,13 +168,17 @@ impl InflightGuard<'_> {
 impl Drop for InflightGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.cancel_upstream("the client went away");
+            self.cancel_upstream("the gateway stopped waiting (client gone or time limit)");
         }
     }
 }
 
 /// Forwards one request on `link` (with extra HTTP `headers`, if the link is HTTP) and waits for
-/// its answer, the caller's cancellation, or the timeout — whichever comes first.
+/// its answer or the caller's cancellation. Time limits are the caller's: the [`Deadline`]
+/// layer of the upstream's stack, or the handshake's own. Dropping the future drops the table
+/// entry and tells the upstream.
+///
+/// [`Deadline`]: super::Deadline
 pub(crate) async fn call(
     shared: &Arc<Shared>,
     link: &Link,
@@ -210,8 +214,6 @@ pub(crate) async fn call(
     let frame = request_frame(id, method, params.as_deref());
     let send = link.send_request(shared, id, frame, headers);
     tokio::pin!(send);
-    let deadline = tokio::time::sleep(shared.options.request_timeout);
-    tokio::pin!(deadline);
     let mut sent = false;
     loop {
         tokio::select! {
@@ -231,18 +233,6 @@ pub(crate) async fn call(
             _ = cancel.cancelled() => {
                 guard.cancel_upstream("cancelled by the client");
                 break Err(McpError::cancelled());
-            }
-            _ = &mut deadline => {
-                guard.cancel_upstream("timed out at the gateway");
-                break Err(McpError::gateway(
-                    ErrorKind::Timeout,
-                    &shared.name,
-                    true,
-                    format!(
-                        "upstream '{}' did not answer {method} within {:?}",
-                        shared.name, shared.options.request_timeout
-                    ),
-                ));
             }
         }
     }

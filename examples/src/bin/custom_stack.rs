@@ -76,9 +76,9 @@ async fn main() -> anyhow::Result<()> {
         // HTTP plane: no key, no MCP.
         .auth(auth)
         // MCP plane, outermost first: spans, then the limit (a rejected call is traced too),
-        // which learns each request's server from the gateway's routing table.
+        // which reads each request's server from its route.
         .mcp_tracing(provider.tracer("custom-stack"))
-        .layer_with(move |aggregate| limit.with_resolver(aggregate.clone()))
+        .layer(limit)
         .build();
 
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;

@@ -49,7 +49,7 @@ fn assemble(
     max_tool_rounds: usize,
 ) -> anyhow::Result<GatewayBuilder> {
     toolgate_openai::check_models(&config.model_list)?;
-    let builder = GatewayBuilder::from_config_with(config, registry)?;
+    let builder = registry.builder(config)?;
     let openai = toolgate_openai::OpenAiOptions::default()
         .max_tool_rounds(max_tool_rounds)
         .max_body_bytes(config.server.max_body_bytes);

@@ -38,6 +38,6 @@ impl GatewayBuilderExt for GatewayBuilder {
     }
 
     fn authorize(self, policy: impl AccessPolicy) -> Self {
-        self.layer_with(move |aggregate| AuthorizeLayer::new(policy, aggregate.clone()))
+        self.layer(AuthorizeLayer::new(policy))
     }
 }

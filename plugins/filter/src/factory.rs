@@ -38,7 +38,6 @@ impl LayerFactory for ToolFilterFactory {
                 ),
             ));
         }
-        Ok(builder
-            .layer_with(move |aggregate| ToolFilterLayer::from_policy(policy, aggregate.clone())))
+        Ok(builder.layer(ToolFilterLayer::from_policy(policy)))
     }
 }

@@ -8,6 +8,8 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use toolgate::{McpError, McpResponse};
 
+use toolgate::aggregate::Resolve;
+
 use crate::service::Shared;
 
 pin_project! {
@@ -25,6 +27,7 @@ pin_project! {
             #[pin]
             future: F,
             shared: Arc<Shared>,
+            routes: Option<Arc<dyn Resolve>>,
         },
         /// A denied or renamed-away tool.
         Refused {
@@ -37,8 +40,12 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn forwarded(future: F) -> Self {
         ResponseFuture::Forwarded { future }
     }
-    pub(crate) fn listed(future: F, shared: Arc<Shared>) -> Self {
-        ResponseFuture::Listed { future, shared }
+    pub(crate) fn listed(future: F, shared: Arc<Shared>, routes: Option<Arc<dyn Resolve>>) -> Self {
+        ResponseFuture::Listed {
+            future,
+            shared,
+            routes,
+        }
     }
     pub(crate) fn refused(error: McpError) -> Self {
         ResponseFuture::Refused { error: Some(error) }
@@ -54,9 +61,19 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             Proj::Forwarded { future } => future.poll(cx),
-            Proj::Listed { future, shared } => {
+            Proj::Listed {
+                future,
+                shared,
+                routes,
+            } => {
                 let resp = ready!(future.poll(cx))?;
-                Poll::Ready(shared.filter_list(resp))
+                Poll::Ready(match routes.as_deref() {
+                    Some(routes) => shared.filter_list(resp, routes),
+                    // An unrouted list cannot be mapped to servers: nothing is shown.
+                    None => Err(McpError::internal(
+                        "tool_filter needs routed requests (a gateway routes every request)",
+                    )),
+                })
             }
             Proj::Refused { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
                 McpError::internal("tool-filter future polled after completion")

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use toolgate::aggregate::Resolve;
 use tower::Layer;
 
 use crate::error::Error;
@@ -14,8 +13,6 @@ use crate::settings::ToolFilterSettings;
 /// Filters, hides and renames tools.
 ///
 /// ```
-/// use toolgate::aggregate::Resolved;
-/// use toolgate::jsonrpc::Method;
 /// use toolgate_filter::{ServerRules, ToolFilterLayer, ToolFilterSettings};
 ///
 /// let mut settings = ToolFilterSettings::default();
@@ -27,12 +24,8 @@ use crate::settings::ToolFilterSettings;
 ///         ..Default::default()
 ///     },
 /// );
-/// // In a gateway the resolver is the aggregate (`GatewayBuilder::layer_with`).
-/// let resolver = |_: &Method, name: &str| {
-///     let (server, tool) = name.split_once("__")?;
-///     Some(Resolved { server: server.into(), original: tool.into() })
-/// };
-/// let layer = ToolFilterLayer::new(&settings, resolver)?;
+/// // Names map to servers through each request's routing (a gateway routes every request).
+/// let layer = ToolFilterLayer::new(&settings)?;
 /// # let _ = layer;
 /// # Ok::<(), toolgate_filter::Error>(())
 /// ```
@@ -50,7 +43,7 @@ impl fmt::Debug for ToolFilterLayer {
 }
 
 /// Checked, compiled tool-filter settings: build them once (where errors can be reported),
-/// then make layers with [`ToolFilterLayer::from_policy`] when the resolver exists.
+/// then make layers with [`ToolFilterLayer::from_policy`].
 #[derive(Clone, Debug)]
 pub struct ToolFilterPolicy {
     policy: Arc<Policy>,
@@ -70,20 +63,16 @@ impl ToolFilterPolicy {
 }
 
 impl ToolFilterLayer {
-    /// A layer applying `settings`, resolving exposed tool names with `resolver` (the gateway's
-    /// `Aggregate`). The filter cannot work without one, so it is not optional.
-    pub fn new(settings: &ToolFilterSettings, resolver: impl Resolve) -> Result<Self, Error> {
-        Ok(Self::from_policy(
-            ToolFilterPolicy::new(settings)?,
-            resolver,
-        ))
+    /// A layer applying `settings`. Exposed names are mapped to servers and tools with the
+    /// table each request was routed with.
+    pub fn new(settings: &ToolFilterSettings) -> Result<Self, Error> {
+        Ok(Self::from_policy(ToolFilterPolicy::new(settings)?))
     }
-    /// A layer applying `policy`, resolving exposed tool names with `resolver`.
-    pub fn from_policy(policy: ToolFilterPolicy, resolver: impl Resolve) -> Self {
+    /// A layer applying `policy`.
+    pub fn from_policy(policy: ToolFilterPolicy) -> Self {
         ToolFilterLayer {
             shared: Arc::new(Shared {
                 policy: policy.policy,
-                resolver: Arc::new(resolver),
             }),
         }
     }

@@ -8,17 +8,18 @@ use std::task::{Context, Poll};
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
 use toolgate::aggregate::Resolve;
-use toolgate::jsonrpc::{JsonRpcRequest, Method};
+use toolgate::jsonrpc::Method;
+use toolgate::params::{RawParams, json_text};
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
 
 use crate::future::ResponseFuture;
 use crate::policy::Policy;
 
-/// The policy and the resolver, shared by every clone of the layer and its services.
+/// The policy, shared by every clone of the layer and its services. Names are mapped to
+/// servers with the table each request was routed with ([`McpRequest::routes`]).
 pub(crate) struct Shared {
     pub(crate) policy: Arc<Policy>,
-    pub(crate) resolver: Arc<dyn Resolve>,
 }
 
 impl fmt::Debug for Shared {
@@ -43,32 +44,27 @@ fn exposed_with(exposed: &str, original: &str, new: &str) -> String {
     }
 }
 
-/// `params` with `name` replaced, every other member kept raw.
-fn with_name(params: Option<&RawValue>, name: &str) -> Result<Box<RawValue>, McpError> {
-    let text = params.map_or("{}", RawValue::get);
-    let mut map: IndexMap<String, &RawValue> = serde_json::from_str(text)
-        .map_err(|e| McpError::invalid_params(format!("params must be an object: {e}")))?;
-    let raw = serde_json::value::to_raw_value(name)
-        .map_err(|e| McpError::internal(format!("could not encode a tool name: {e}")))?;
-    map.insert("name".to_owned(), &raw);
-    serde_json::value::to_raw_value(&map)
-        .map_err(|e| McpError::internal(format!("could not re-encode params: {e}")))
+/// A list item with `name` replaced, every other member kept raw.
+fn with_name(item: &RawValue, name: &str) -> Result<Box<RawValue>, McpError> {
+    RawParams::parse(item)?.with_member("name", &json_text(name)?)
 }
 
 impl Shared {
     /// The name a renamed tool is listed under, unless that name is taken by another tool (then
     /// the rename is ignored: an existing name always wins).
-    fn listed_name(&self, exposed: &str, server: &str, original: &str) -> Option<String> {
+    fn listed_name(
+        &self,
+        routes: &dyn Resolve,
+        exposed: &str,
+        server: &str,
+        original: &str,
+    ) -> Option<String> {
         let new = self.policy.renamed(server, original)?;
         let candidate = exposed_with(exposed, original, new);
         if candidate == exposed {
             return None;
         }
-        if self
-            .resolver
-            .resolve(&Method::ToolsCall, &candidate)
-            .is_some()
-        {
+        if routes.resolve(&Method::ToolsCall, &candidate).is_some() {
             tracing::warn!(server, tool = original, renamed = %candidate, "tool_filter: the new name is taken by another tool; rename ignored");
             return None;
         }
@@ -76,13 +72,16 @@ impl Shared {
     }
 
     /// Decides a `tools/call`: forward as is (`Ok(None)`), forward under the upstream-facing
-    /// exposed name (`Ok(Some(params))`), or answer "unknown tool".
-    fn route_call(&self, req: &McpRequest) -> Result<Option<Box<RawValue>>, McpError> {
-        let Some(name) = req.target() else {
+    /// exposed name (`Ok(Some(name))`), or answer "unknown tool".
+    fn route_call(&self, req: &McpRequest) -> Result<Option<String>, McpError> {
+        let (Some(name), Some(routes)) = (req.target(), req.routes()) else {
             return Ok(None);
         };
-        if let Some(res) = self.resolver.resolve(&Method::ToolsCall, name) {
-            if self.listed_name(name, &res.server, &res.original).is_some() {
+        if let Some(res) = req.route() {
+            if self
+                .listed_name(&*routes, name, &res.server, &res.original)
+                .is_some()
+            {
                 // The old name of a renamed tool is gone.
                 return Err(unknown_tool(name));
             }
@@ -96,26 +95,34 @@ impl Shared {
                 continue;
             };
             let candidate = format!("{prefix}{original}");
-            let Some(res) = self.resolver.resolve(&Method::ToolsCall, &candidate) else {
+            let Some(res) = routes.resolve(&Method::ToolsCall, &candidate) else {
                 continue;
             };
-            if res.server != server || res.original != original {
+            if &*res.server != server || &*res.original != original {
                 continue;
             }
-            if self.listed_name(&candidate, server, original).as_deref() != Some(name) {
+            if self
+                .listed_name(&*routes, &candidate, server, original)
+                .as_deref()
+                != Some(name)
+            {
                 continue;
             }
             if !self.policy.admits(server, original) {
                 return Err(unknown_tool(name));
             }
-            return with_name(req.message.params.as_deref(), &candidate).map(Some);
+            return Ok(Some(candidate));
         }
         Ok(None)
     }
 
     /// Drops denied and hidden tools from a `tools/list` result and renames tools; the rest of
     /// the result and of each item stays as the aggregate wrote it.
-    pub(crate) fn filter_list(&self, resp: McpResponse) -> Result<McpResponse, McpError> {
+    pub(crate) fn filter_list(
+        &self,
+        resp: McpResponse,
+        routes: &dyn Resolve,
+    ) -> Result<McpResponse, McpError> {
         #[derive(serde::Deserialize)]
         struct Named<'a> {
             #[serde(borrow)]
@@ -138,7 +145,7 @@ impl Shared {
                 kept.push(Cow::Borrowed(item));
                 continue;
             };
-            let Some(res) = self.resolver.resolve(&Method::ToolsCall, &name) else {
+            let Some(res) = routes.resolve(&Method::ToolsCall, &name) else {
                 kept.push(Cow::Borrowed(item));
                 continue;
             };
@@ -148,9 +155,9 @@ impl Shared {
                 changed = true;
                 continue;
             }
-            match self.listed_name(&name, &res.server, &res.original) {
+            match self.listed_name(routes, &name, &res.server, &res.original) {
                 Some(new) => {
-                    kept.push(Cow::Owned(with_name(Some(item), &new)?));
+                    kept.push(Cow::Owned(with_name(item, &new)?));
                     changed = true;
                 }
                 None => kept.push(Cow::Borrowed(item)),
@@ -219,14 +226,19 @@ where
             return ResponseFuture::forwarded(self.inner.call(req));
         }
         match req.method() {
-            Method::ToolsList => ResponseFuture::listed(self.inner.call(req), self.shared.clone()),
+            Method::ToolsList => {
+                let routes = req.routes();
+                ResponseFuture::listed(self.inner.call(req), self.shared.clone(), routes)
+            }
             Method::ToolsCall => match self.shared.route_call(&req) {
                 Ok(None) => ResponseFuture::forwarded(self.inner.call(req)),
-                Ok(Some(params)) => {
-                    // A new request, so the cached target is the upstream-facing name too.
-                    let McpRequest { message, ctx, .. } = req;
-                    let message = JsonRpcRequest::new(message.id, message.method, Some(params));
-                    ResponseFuture::forwarded(self.inner.call(McpRequest::new(message, ctx)))
+                Ok(Some(name)) => {
+                    // Under the upstream-facing name, routed again: the layers below see it.
+                    let mut req = req;
+                    match req.retarget(&name) {
+                        Ok(()) => ResponseFuture::forwarded(self.inner.call(req)),
+                        Err(e) => ResponseFuture::refused(e),
+                    }
                 }
                 Err(e) => ResponseFuture::refused(e),
             },
@@ -249,7 +261,7 @@ mod tests {
     fn renaming_keeps_other_members_raw() {
         let p = RawValue::from_string(r#"{"name":"a","arguments":{"x":  1},"_meta":{}}"#.into())
             .expect("raw");
-        let out = with_name(Some(&p), "b").expect("ok");
+        let out = with_name(&p, "b").expect("ok");
         assert_eq!(
             out.get(),
             r#"{"name":"b","arguments":{"x":  1},"_meta":{}}"#

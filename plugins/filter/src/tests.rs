@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
-use toolgate::aggregate::Resolved;
+use toolgate::aggregate::Route;
 use toolgate::error::code::INVALID_PARAMS;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
@@ -32,16 +32,14 @@ fn resolver() -> impl toolgate::aggregate::Resolve {
             return None;
         }
         let (server, original) = name.split_once("__")?;
-        Some(Resolved {
-            server: server.to_owned(),
-            original: original.to_owned(),
-        })
+        Some(Route::new(server, original))
     }
 }
 
+/// A request as the gateway's routing step hands it on (routed with [`resolver`]).
 fn request(method: &str, params: Option<Value>) -> McpRequest {
     let params = params.map(|p| RawValue::from_string(p.to_string()).expect("raw"));
-    McpRequest::new(
+    let mut req = McpRequest::new(
         JsonRpcRequest::new(RequestId::Number(1), Method::parse(method), params),
         McpContext {
             session: Arc::new(SessionInfo::new(None, TransportKind::Stdio)),
@@ -50,7 +48,9 @@ fn request(method: &str, params: Option<Value>) -> McpRequest {
             cancel: CancellationToken::new(),
             extensions: Default::default(),
         },
-    )
+    );
+    req.route_with(Arc::new(resolver()));
+    req
 }
 
 fn call(name: &str) -> McpRequest {
@@ -71,7 +71,7 @@ fn list_result() -> Value {
 
 fn layer(settings: Value) -> ToolFilterLayer {
     let settings: ToolFilterSettings = serde_json::from_value(settings).expect("settings");
-    ToolFilterLayer::new(&settings, resolver()).expect("layer")
+    ToolFilterLayer::new(&settings).expect("layer")
 }
 
 fn stack(

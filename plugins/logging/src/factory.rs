@@ -29,6 +29,6 @@ impl LayerFactory for LoggingFactory {
             ));
         }
         let layer = LoggingLayer::new(&settings);
-        Ok(builder.layer_with(move |aggregate| layer.with_resolver(aggregate.clone())))
+        Ok(builder.layer(layer))
     }
 }

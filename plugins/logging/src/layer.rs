@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use toolgate::aggregate::Resolve;
 use tower::Layer;
 
 use crate::record::Config;
@@ -19,19 +18,17 @@ use crate::settings::LoggingSettings;
 /// # let _ = layer;
 /// ```
 ///
-/// With a resolver (the gateway's aggregate, via `GatewayBuilder::layer_with`) events also name
+/// For a routed request (every request in a gateway) events also name
 /// the upstream server and the tool's own name.
 #[derive(Clone)]
 pub struct LoggingLayer {
     config: Arc<Config>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl fmt::Debug for LoggingLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoggingLayer")
             .field("config", &self.config)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
@@ -47,14 +44,7 @@ impl LoggingLayer {
     pub fn new(settings: &LoggingSettings) -> Self {
         LoggingLayer {
             config: Arc::new(Config::new(settings)),
-            resolver: None,
         }
-    }
-    /// Resolves requests to servers and tools with `resolver` (the gateway's `Aggregate`).
-    #[must_use]
-    pub fn with_resolver(mut self, resolver: impl Resolve) -> Self {
-        self.resolver = Some(Arc::new(resolver));
-        self
     }
 }
 
@@ -62,6 +52,6 @@ impl<S> Layer<S> for LoggingLayer {
     type Service = Logging<S>;
 
     fn layer(&self, inner: S) -> Logging<S> {
-        Logging::from_parts(inner, self.config.clone(), self.resolver.clone())
+        Logging::from_parts(inner, self.config.clone())
     }
 }

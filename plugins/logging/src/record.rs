@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
-use toolgate::aggregate::Resolve;
 use toolgate::jsonrpc::Method;
 use toolgate::{ErrorKind, McpError, McpRequest, McpResponse};
 
@@ -79,7 +78,7 @@ fn cut(text: String, max: usize) -> String {
 }
 
 impl Record {
-    pub(crate) fn new(req: &McpRequest, resolver: Option<&dyn Resolve>, config: &Config) -> Record {
+    pub(crate) fn new(req: &McpRequest, config: &Config) -> Record {
         let is_tool_call = *req.method() == Method::ToolsCall;
         let target = req.target().map(|t| config.redactor.text(t).into_owned());
         let by_uri = matches!(
@@ -91,12 +90,11 @@ impl Record {
         } else {
             (target, None)
         };
-        let resolved = match (req.target(), resolver) {
-            (Some(_), Some(r)) => req.resolved(r).cloned(),
-            _ => None,
-        };
-        let (server, tool) = match resolved {
-            Some(r) => (Some(r.server), is_tool_call.then_some(r.original)),
+        let (server, tool) = match req.route() {
+            Some(r) => (
+                Some(r.server.to_string()),
+                is_tool_call.then(|| r.original.to_string()),
+            ),
             None => (None, None),
         };
         let params = if config.params {

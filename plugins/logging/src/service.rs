@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use toolgate::aggregate::Resolve;
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
 
@@ -16,7 +15,6 @@ use crate::record::{Config, Record};
 pub struct Logging<S> {
     inner: S,
     config: Arc<Config>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Logging<S> {
@@ -24,22 +22,13 @@ impl<S: fmt::Debug> fmt::Debug for Logging<S> {
         f.debug_struct("Logging")
             .field("inner", &self.inner)
             .field("config", &self.config)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
 
 impl<S> Logging<S> {
-    pub(crate) fn from_parts(
-        inner: S,
-        config: Arc<Config>,
-        resolver: Option<Arc<dyn Resolve>>,
-    ) -> Self {
-        Logging {
-            inner,
-            config,
-            resolver,
-        }
+    pub(crate) fn from_parts(inner: S, config: Arc<Config>) -> Self {
+        Logging { inner, config }
     }
     /// The inner service.
     pub fn get_ref(&self) -> &S {
@@ -68,7 +57,7 @@ where
     }
 
     fn call(&mut self, req: McpRequest) -> Self::Future {
-        let record = Record::new(&req, self.resolver.as_deref(), &self.config);
+        let record = Record::new(&req, &self.config);
         ResponseFuture::new(self.inner.call(req), record, self.config.clone())
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
-use toolgate::aggregate::Resolved;
+use toolgate::aggregate::Route;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
 use toolgate::{Identity, McpContext, McpError, McpRequest, McpResponse};
@@ -64,9 +64,10 @@ fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
 
 const SESSION: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// A request as the gateway's routing step hands it on (routed with [`resolver`]).
 fn request(method: &str, params: Option<Value>, caller: Option<&str>) -> McpRequest {
     let params = params.map(|p| RawValue::from_string(p.to_string()).expect("raw"));
-    McpRequest::new(
+    let mut req = McpRequest::new(
         JsonRpcRequest::new(RequestId::Number(7), Method::parse(method), params),
         McpContext {
             session: Arc::new(SessionInfo::new(
@@ -81,16 +82,15 @@ fn request(method: &str, params: Option<Value>, caller: Option<&str>) -> McpRequ
             cancel: CancellationToken::new(),
             extensions: Default::default(),
         },
-    )
+    );
+    req.route_with(Arc::new(resolver()));
+    req
 }
 
 fn resolver() -> impl toolgate::aggregate::Resolve {
     |_: &Method, name: &str| {
         let (server, original) = name.split_once("__")?;
-        Some(Resolved {
-            server: server.to_owned(),
-            original: original.to_owned(),
-        })
+        Some(Route::new(server, original))
     }
 }
 
@@ -133,7 +133,7 @@ where
 #[tokio::test(flavor = "current_thread")]
 async fn one_event_per_request_with_its_fields() {
     let (out, _guard) = capture();
-    let (mut svc, mut handle) = stack(LoggingLayer::default().with_resolver(resolver()));
+    let (mut svc, mut handle) = stack(LoggingLayer::default());
     let call = request(
         "tools/call",
         Some(serde_json::json!({"name": "demo__echo", "arguments": {"message": "hi"}})),
@@ -185,7 +185,7 @@ async fn errors_and_tool_errors_are_told_apart() {
         error_level: Some(Level::Warn),
         ..Default::default()
     };
-    let (mut svc, mut handle) = stack(LoggingLayer::new(&settings).with_resolver(resolver()));
+    let (mut svc, mut handle) = stack(LoggingLayer::new(&settings));
     let call = |name: &str| {
         request(
             "tools/call",

@@ -12,11 +12,10 @@
 //!
 //! ```no_run
 //! # fn run(config: toolgate::config::Config) -> Result<(), Box<dyn std::error::Error>> {
-//! use toolgate::gateway::GatewayBuilder;
 //! use toolgate::registry::Registry;
 //! use toolgate_openai::OpenAiOptions;
 //!
-//! let builder = GatewayBuilder::from_config_with(&config, &Registry::new())?;
+//! let builder = Registry::new().builder(&config)?;
 //! let builder = toolgate_openai::install(builder, &config.model_list, OpenAiOptions::default());
 //! # Ok(()) }
 //! ```

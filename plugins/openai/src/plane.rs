@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
-use toolgate::aggregate::{Aggregate, Resolved};
+use toolgate::aggregate::{Aggregate, Route};
 use toolgate::gateway::GatewayParts;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId, to_raw};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
@@ -127,7 +127,7 @@ impl Plane {
     }
 
     /// Which upstream serves the exposed tool `name`, under which name.
-    pub(crate) fn resolve_tool(&self, name: &str) -> Option<Resolved> {
+    pub(crate) fn resolve_tool(&self, name: &str) -> Option<Route> {
         self.aggregate.resolve(&Method::ToolsCall, name)
     }
 
@@ -135,7 +135,7 @@ impl Plane {
     pub(crate) fn exposed_name(&self, server: &str, original: &str) -> Option<String> {
         self.aggregate.tool_names().into_iter().find(|n| {
             self.resolve_tool(n)
-                .is_some_and(|r| r.server == server && r.original == original)
+                .is_some_and(|r| &*r.server == server && &*r.original == original)
         })
     }
 

@@ -164,7 +164,7 @@ async fn list(state: &State, req: HttpRequest) -> Response<McpBody> {
         Ok(t) => t,
         Err(e) => return plane_error(&e, true),
     };
-    let tools: Vec<(Map<String, Value>, Option<toolgate::aggregate::Resolved>)> = tools
+    let tools: Vec<(Map<String, Value>, Option<toolgate::aggregate::Route>)> = tools
         .into_iter()
         .map(|t| {
             let resolved = t
@@ -174,7 +174,7 @@ async fn list(state: &State, req: HttpRequest) -> Response<McpBody> {
             (t, resolved)
         })
         .filter(|(_, r)| match &server {
-            Some(s) => r.as_ref().is_some_and(|r| &r.server == s),
+            Some(s) => r.as_ref().is_some_and(|r| *r.server == **s),
             None => true,
         })
         .collect();

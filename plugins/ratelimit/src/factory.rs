@@ -46,7 +46,7 @@ impl LayerFactory for RateLimitFactory {
         let layer = RateLimitLayer::from_settings(settings)
             .map_err(|e| LayerError::new(RATE_LIMIT, e.to_string()))?;
         check(RATE_LIMIT, layer.servers(), &builder)?;
-        Ok(builder.layer_with(move |aggregate| layer.with_resolver(aggregate.clone())))
+        Ok(builder.layer(layer))
     }
 }
 
@@ -62,6 +62,6 @@ impl LayerFactory for ConcurrencyLimitFactory {
         let layer = ConcurrencyLimitLayer::from_settings(settings)
             .map_err(|e| LayerError::new(CONCURRENCY_LIMIT, e.to_string()))?;
         check(CONCURRENCY_LIMIT, layer.servers(), &builder)?;
-        Ok(builder.layer_with(move |aggregate| layer.with_resolver(aggregate.clone())))
+        Ok(builder.layer(layer))
     }
 }

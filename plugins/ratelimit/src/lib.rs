@@ -25,10 +25,9 @@
 //! # Ok::<(), toolgate_ratelimit::Error>(())
 //! ```
 //!
-//! In a gateway, rules about servers and tools need the aggregate to resolve a request's target:
-//! `GatewayBuilder::layer_with(|aggregate| layer.with_resolver(aggregate.clone()))`, which is
-//! what the config-file factories ([`RateLimitFactory`], [`ConcurrencyLimitFactory`]) do. See
-//! `docs/policies/rate-limit.md`.
+//! Rules about servers and tools read where a request goes from its route, which the gateway
+//! decides once in front of every layer (`McpRequest::route`); the config-file factories are
+//! [`RateLimitFactory`] and [`ConcurrencyLimitFactory`]. See `docs/policies/rate-limit.md`.
 
 mod concurrency;
 mod error;

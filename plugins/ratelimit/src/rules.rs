@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 use toolgate::McpRequest;
-use toolgate::aggregate::Resolve;
 use toolgate::jsonrpc::Method;
 
 use crate::error::Error;
@@ -104,9 +103,9 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    /// Reads the caller from the context and the server and tool from `resolver` (the
-    /// aggregate). Without a resolver there is no server, and the tool is its exposed name.
-    pub(crate) fn of(req: &McpRequest, resolver: Option<&dyn Resolve>) -> Facts {
+    /// Reads the caller from the context and the server and tool from the request's route
+    /// (decided by the gateway's routing step). An unrouted request has neither.
+    pub(crate) fn of(req: &McpRequest) -> Facts {
         let identity = req
             .ctx
             .identity
@@ -114,13 +113,12 @@ impl Facts {
             .map_or(ANONYMOUS, |i| i.subject.as_str())
             .to_owned();
         let is_tool = *req.method() == Method::ToolsCall;
-        let (server, tool) = match (req.target(), resolver) {
-            (Some(_), Some(r)) => match req.resolved(r).cloned() {
-                Some(resolved) => (Some(resolved.server), is_tool.then_some(resolved.original)),
-                None => (None, None),
-            },
-            (Some(target), None) if is_tool => (None, Some(target.to_owned())),
-            _ => (None, None),
+        let (server, tool) = match req.route() {
+            Some(route) => (
+                Some(route.server.to_string()),
+                is_tool.then(|| route.original.to_string()),
+            ),
+            None => (None, None),
         };
         Facts {
             identity,

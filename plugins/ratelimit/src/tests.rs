@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
-use toolgate::aggregate::Resolved;
+use toolgate::aggregate::Route;
 use toolgate::error::code::RATE_LIMITED;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
@@ -17,9 +17,10 @@ use super::*;
 
 type Handle = mock::Handle<McpRequest, McpResponse>;
 
+/// A request as the gateway's routing step hands it on (routed with [`resolver`]).
 fn request(method: &str, params: Option<&str>, caller: Option<&str>) -> McpRequest {
     let params = params.map(|p| RawValue::from_string(p.to_owned()).expect("valid JSON"));
-    McpRequest::new(
+    let mut req = McpRequest::new(
         JsonRpcRequest::new(RequestId::Number(1), Method::parse(method), params),
         McpContext {
             session: Arc::new(SessionInfo::new(None, TransportKind::Stdio)),
@@ -31,7 +32,9 @@ fn request(method: &str, params: Option<&str>, caller: Option<&str>) -> McpReque
             cancel: CancellationToken::new(),
             extensions: Default::default(),
         },
-    )
+    );
+    req.route_with(Arc::new(resolver()));
+    req
 }
 
 fn call(tool: &str, caller: Option<&str>) -> McpRequest {
@@ -50,10 +53,7 @@ fn ok() -> McpResponse {
 fn resolver() -> impl toolgate::aggregate::Resolve {
     |_: &Method, target: &str| {
         let (server, original) = target.split_once("__")?;
-        Some(Resolved {
-            server: server.to_owned(),
-            original: original.to_owned(),
-        })
+        Some(Route::new(server, original))
     }
 }
 
@@ -149,8 +149,7 @@ async fn each_caller_has_its_own_budget() {
 async fn a_per_tool_limit_does_not_affect_another_tool() {
     let layer =
         RateLimitLayer::new([RateRule::new(Rate::per_hour(1).expect("rate")).per(Dimension::Tool)])
-            .expect("layer")
-            .with_resolver(resolver());
+            .expect("layer");
     let (mut svc, mut handle) = stack(layer);
     assert!(
         run(&mut svc, &mut handle, call("demo__sleep", None))
@@ -190,8 +189,7 @@ async fn a_scoped_rule_leaves_other_servers_and_tools_alone() {
     let layer = RateLimitLayer::new([RateRule::new(Rate::per_hour(1).expect("rate"))
         .server("demo")
         .tool("sleep")])
-    .expect("layer")
-    .with_resolver(resolver());
+    .expect("layer");
     let (mut svc, mut handle) = stack(layer);
     for tool in ["demo__echo", "other__sleep", "demo__echo", "other__sleep"] {
         assert!(run(&mut svc, &mut handle, call(tool, None)).await.0.is_ok());

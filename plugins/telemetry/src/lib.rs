@@ -46,16 +46,19 @@ pub mod semconv;
 pub mod trace;
 
 use opentelemetry_sdk::trace::SdkTracer;
-use toolgate::aggregate::Aggregate;
+use toolgate::McpService;
 use toolgate::gateway::GatewayBuilder;
-use tower::ServiceBuilder;
 use tower::layer::util::Stack;
+use tower::{Layer, ServiceBuilder};
 
 pub use config::{MetricsConfig, OtlpConfig, TracingConfig};
 pub use error::{TelemetryError, TelemetryErrorKind};
 pub use factory::{MetricsFactory, TracingFactory};
 pub use metrics::{McpMetrics, McpMetricsLayer, Metrics};
-pub use trace::{HttpTraceContext, HttpTraceContextLayer, McpTrace, McpTraceLayer};
+pub use trace::{
+    HttpTraceContext, HttpTraceContextLayer, McpTrace, McpTraceLayer, RequestSpan, UpstreamSpan,
+    UpstreamSpanLayer,
+};
 
 /// Telemetry on a [`GatewayBuilder`]. Each call adds its MCP-plane layer at that point of the
 /// stack (the first added is the outermost).
@@ -72,13 +75,18 @@ pub trait TelemetryGatewayExt: Sized {
 
 impl TelemetryGatewayExt for GatewayBuilder {
     fn mcp_tracing(self, tracer: SdkTracer) -> Self {
+        let upstream_tracer = tracer.clone();
         self.http_layer(HttpTraceContextLayer::new())
             .layer(McpTraceLayer::new(tracer))
+            .layer_per_upstream(move |target, inner| {
+                McpService::new(
+                    UpstreamSpanLayer::new(upstream_tracer.clone(), target.name).layer(inner),
+                )
+            })
     }
 
     fn mcp_metrics(self, metrics: &Metrics, path: impl Into<String>) -> Self {
-        let layer_metrics = metrics.clone();
-        self.layer_with(move |aggregate| McpMetricsLayer::new(layer_metrics, aggregate.clone()))
+        self.layer(McpMetricsLayer::new(metrics.clone()))
             .route(path, metrics.route())
     }
 }
@@ -88,11 +96,7 @@ pub trait TelemetryServiceBuilderExt<L> {
     /// Adds [`McpTraceLayer`].
     fn mcp_trace(self, tracer: SdkTracer) -> ServiceBuilder<Stack<McpTraceLayer, L>>;
     /// Adds [`McpMetricsLayer`].
-    fn mcp_metrics(
-        self,
-        metrics: &Metrics,
-        aggregate: Aggregate,
-    ) -> ServiceBuilder<Stack<McpMetricsLayer, L>>;
+    fn mcp_metrics(self, metrics: &Metrics) -> ServiceBuilder<Stack<McpMetricsLayer, L>>;
 }
 
 impl<L> TelemetryServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -100,12 +104,8 @@ impl<L> TelemetryServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(McpTraceLayer::new(tracer))
     }
 
-    fn mcp_metrics(
-        self,
-        metrics: &Metrics,
-        aggregate: Aggregate,
-    ) -> ServiceBuilder<Stack<McpMetricsLayer, L>> {
-        self.layer(McpMetricsLayer::new(metrics.clone(), aggregate))
+    fn mcp_metrics(self, metrics: &Metrics) -> ServiceBuilder<Stack<McpMetricsLayer, L>> {
+        self.layer(McpMetricsLayer::new(metrics.clone()))
     }
 }
 

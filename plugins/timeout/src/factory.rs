@@ -50,6 +50,6 @@ impl LayerFactory for TimeoutFactory {
                 ),
             ));
         }
-        Ok(builder.layer_with(move |aggregate| layer.with_resolver(aggregate.clone())))
+        Ok(builder.layer(layer))
     }
 }

@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use toolgate::aggregate::Resolve;
 use tower::Layer;
 
 use crate::error::Error;
@@ -29,21 +28,18 @@ use crate::settings::TimeoutSettings;
 /// # let _ = layer;
 /// ```
 ///
-/// Server and tool deadlines need to know which upstream serves a request: give the layer the
-/// gateway's aggregate with [`TimeoutLayer::with_resolver`] (`GatewayBuilder::layer_with`
-/// hands it over). Every upstream request is also bounded by the gateway's
+/// Server and tool deadlines read which upstream serves a request from its route
+/// ([`McpRequest::route`](toolgate::McpRequest::route)). Every upstream request is also bounded by the gateway's
 /// `server.request_timeout`; deadlines longer than that end there.
 #[derive(Clone, Default)]
 pub struct TimeoutLayer {
     policy: Arc<Policy>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl fmt::Debug for TimeoutLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimeoutLayer")
             .field("policy", &self.policy)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
@@ -57,7 +53,6 @@ impl TimeoutLayer {
     pub fn from_settings(settings: &TimeoutSettings) -> Result<Self, Error> {
         Ok(TimeoutLayer {
             policy: Arc::new(Policy::from_settings(settings)?),
-            resolver: None,
         })
     }
     /// The deadline of requests no server or tool entry covers.
@@ -92,12 +87,6 @@ impl TimeoutLayer {
             .insert(tool.into(), deadline);
         self
     }
-    /// Resolves requests to servers and tools with `resolver` (the gateway's `Aggregate`).
-    #[must_use]
-    pub fn with_resolver(mut self, resolver: impl Resolve) -> Self {
-        self.resolver = Some(Arc::new(resolver));
-        self
-    }
     /// The servers with entries (to check them against the configured upstreams).
     pub fn servers(&self) -> impl Iterator<Item = &str> {
         self.policy.servers.keys().map(String::as_str)
@@ -107,7 +96,7 @@ impl TimeoutLayer {
         self.policy.longest()
     }
     pub(crate) fn wrap<S>(&self, inner: S) -> Timeout<S> {
-        Timeout::from_parts(inner, self.policy.clone(), self.resolver.clone())
+        Timeout::from_parts(inner, self.policy.clone())
     }
 }
 

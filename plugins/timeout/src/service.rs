@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use toolgate::aggregate::Resolve;
 use toolgate::jsonrpc::Method;
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
@@ -25,7 +24,6 @@ use crate::policy::Policy;
 pub struct Timeout<S> {
     inner: S,
     policy: Arc<Policy>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Timeout<S> {
@@ -33,22 +31,13 @@ impl<S: fmt::Debug> fmt::Debug for Timeout<S> {
         f.debug_struct("Timeout")
             .field("inner", &self.inner)
             .field("policy", &self.policy)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
 
 impl<S> Timeout<S> {
-    pub(crate) fn from_parts(
-        inner: S,
-        policy: Arc<Policy>,
-        resolver: Option<Arc<dyn Resolve>>,
-    ) -> Self {
-        Timeout {
-            inner,
-            policy,
-            resolver,
-        }
+    pub(crate) fn from_parts(inner: S, policy: Arc<Policy>) -> Self {
+        Timeout { inner, policy }
     }
     /// Wraps `inner` with the deadlines of `layer`.
     pub fn new(inner: S, layer: &TimeoutLayer) -> Self {
@@ -88,12 +77,12 @@ where
 
     fn call(&mut self, mut req: McpRequest) -> Self::Future {
         let is_tool = *req.method() == Method::ToolsCall;
-        let (server, tool) = match (req.target(), self.resolver.as_deref()) {
-            (Some(_), Some(r)) => match req.resolved(r).cloned() {
-                Some(resolved) => (Some(resolved.server), is_tool.then_some(resolved.original)),
-                None => (None, None),
-            },
-            _ => (None, None),
+        let (server, tool) = match req.route() {
+            Some(route) => (
+                Some(route.server.to_string()),
+                is_tool.then(|| route.original.to_string()),
+            ),
+            None => (None, None),
         };
         let Some(deadline) = self.policy.deadline_for(server.as_deref(), tool.as_deref()) else {
             return ResponseFuture::untimed(self.inner.call(req));

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use toolgate::aggregate::Resolved;
+use toolgate::aggregate::Route;
 use toolgate::error::code::UPSTREAM_TIMEOUT;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
@@ -21,7 +21,7 @@ type Handle = mock::Handle<McpRequest, McpResponse>;
 fn call(tool: &str, cancel: CancellationToken) -> McpRequest {
     let params = RawValue::from_string(format!(r#"{{"name":"{tool}","arguments":{{}}}}"#))
         .expect("valid JSON");
-    McpRequest::new(
+    let mut req = McpRequest::new(
         JsonRpcRequest::new(RequestId::Number(1), Method::ToolsCall, Some(params)),
         McpContext {
             session: Arc::new(SessionInfo::new(None, TransportKind::Stdio)),
@@ -30,7 +30,10 @@ fn call(tool: &str, cancel: CancellationToken) -> McpRequest {
             cancel,
             extensions: Default::default(),
         },
-    )
+    );
+    // As the gateway's routing step hands it on.
+    req.route_with(Arc::new(resolver()));
+    req
 }
 
 fn ok() -> McpResponse {
@@ -56,10 +59,7 @@ fn stack(
 fn resolver() -> impl toolgate::aggregate::Resolve {
     |_: &Method, target: &str| {
         let (server, original) = target.split_once("__")?;
-        Some(Resolved {
-            server: server.to_owned(),
-            original: original.to_owned(),
-        })
+        Some(Route::new(server, original))
     }
 }
 
@@ -228,8 +228,7 @@ async fn the_clients_cancellation_still_reaches_the_upstream() {
 async fn tool_deadlines_beat_server_deadlines_and_others_run_untimed() {
     let layer = TimeoutLayer::new()
         .server("demo", Deadline::new(secs(5.0)))
-        .tool("demo", "sleep", Deadline::new(secs(1.0)))
-        .with_resolver(resolver());
+        .tool("demo", "sleep", Deadline::new(secs(1.0)));
     let (mut svc, mut handle) = stack(layer);
 
     for (tool, expected) in [("demo__sleep", 1.0), ("demo__echo", 5.0)] {

@@ -4,8 +4,6 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use toolgate::aggregate::Resolve;
-
 use super::{AccessPolicy, Authorize, Decide};
 
 /// Wraps a service in [`Authorize`].
@@ -21,12 +19,11 @@ impl std::fmt::Debug for AuthorizeLayer {
 }
 
 impl AuthorizeLayer {
-    /// Enforces `policy`; `resolve` (the gateway's aggregate) maps items to servers.
-    pub fn new(policy: impl AccessPolicy, resolve: impl Resolve) -> Self {
+    /// Enforces `policy` (items map to servers through the requests' routes).
+    pub fn new(policy: impl AccessPolicy) -> Self {
         AuthorizeLayer {
             decide: Decide {
                 policy: Arc::new(policy),
-                resolve: Arc::new(resolve),
             },
         }
     }

@@ -11,8 +11,10 @@
 //! - `completion/complete`: a denied prompt or resource reference gets the aggregate's
 //!   -32602 `unknown prompt` / `unknown resource`.
 //!
-//! Which server an item belongs to comes from a [`Resolve`]: the gateway's `Aggregate`, so
-//! decisions follow the same routing table calls do.
+//! Which server an item belongs to comes from the gateway's routing: the request's route
+//! ([`McpRequest::route`]) for calls, and the table it was routed with
+//! ([`McpRequest::routes`]) for list items and completion references — so decisions follow
+//! the same routing table calls do.
 
 mod future;
 mod layer;
@@ -55,21 +57,19 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Authorize<S> {
     }
 }
 
-/// The policy and the resolver, shared by every clone of the service.
+/// The policy, shared by every clone of the service.
 #[derive(Clone)]
 pub(crate) struct Decide {
     policy: Arc<dyn AccessPolicy>,
-    resolve: Arc<dyn Resolve>,
 }
 
 impl<S> Authorize<S> {
-    /// Wraps `inner`, enforcing `policy`; `resolve` maps items to servers.
-    pub fn new(inner: S, policy: impl AccessPolicy, resolve: impl Resolve) -> Self {
+    /// Wraps `inner`, enforcing `policy`.
+    pub fn new(inner: S, policy: impl AccessPolicy) -> Self {
         Authorize {
             inner,
             decide: Decide {
                 policy: Arc::new(policy),
-                resolve: Arc::new(resolve),
             },
         }
     }
@@ -91,39 +91,43 @@ impl<S> Authorize<S> {
 }
 
 impl Decide {
+    /// Whether `caller` may use the item `name` of `kind` on `server`.
     fn allows(
         &self,
         caller: Option<&Identity>,
         kind: ItemKind,
+        server: Option<&str>,
+        name: &str,
+    ) -> bool {
+        self.policy.allows(caller, &Item { kind, name, server })
+    }
+
+    /// Like [`Decide::allows`], with the server looked up in `routes` for `method`.
+    fn allows_listed(
+        &self,
+        caller: Option<&Identity>,
+        kind: ItemKind,
+        routes: Option<&dyn Resolve>,
         method: &Method,
         name: &str,
     ) -> bool {
         let lookup = match kind {
-            ItemKind::Resource => {
-                // A template is routed by its literal prefix, as reads of its URIs are.
-                name.split('{').next().unwrap_or(name)
-            }
+            // A template is routed by its literal prefix, as reads of its URIs are.
+            ItemKind::Resource => name.split('{').next().unwrap_or(name),
             _ => name,
         };
-        let server = if lookup.is_empty() {
-            None
-        } else {
-            self.resolve.resolve(method, lookup).map(|r| r.server)
+        let server = match routes {
+            Some(r) if !lookup.is_empty() => r.resolve(method, lookup).map(|r| r.server),
+            _ => None,
         };
-        self.policy.allows(
-            caller,
-            &Item {
-                kind,
-                name,
-                server: server.as_deref(),
-            },
-        )
+        self.allows(caller, kind, server.as_deref(), name)
     }
 
     /// The error a denied request gets, or `None` if it may proceed.
     fn check(&self, req: &McpRequest) -> Option<McpError> {
         let caller = req.ctx.identity.as_ref();
         let method = req.method();
+        let server = req.route().map(|r| &*r.server);
         match method {
             Method::ToolsCall | Method::PromptsGet => {
                 let name = req.target()?;
@@ -132,12 +136,12 @@ impl Decide {
                 } else {
                     (ItemKind::Prompt, "prompt")
                 };
-                (!self.allows(caller, kind, method, name))
+                (!self.allows(caller, kind, server, name))
                     .then(|| McpError::invalid_params(format!("unknown {what}: {name}")))
             }
             Method::ResourcesRead | Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
                 let uri = req.target()?;
-                (!self.allows(caller, ItemKind::Resource, method, uri)).then(|| {
+                (!self.allows(caller, ItemKind::Resource, server, uri)).then(|| {
                     McpError::new(
                         ErrorKind::ResourceNotFound,
                         format!("resource not found: {uri}"),
@@ -160,15 +164,24 @@ impl Decide {
                 }
                 let params: Params = req.message.params_as().ok()?;
                 let r = params.reference;
+                let routes = req.routes();
                 match (r.kind.as_str(), r.name, r.uri) {
-                    ("ref/prompt", Some(name), _) => {
-                        (!self.allows(caller, ItemKind::Prompt, &Method::PromptsGet, &name))
-                            .then(|| McpError::invalid_params(format!("unknown prompt: {name}")))
-                    }
-                    ("ref/resource", _, Some(uri)) => {
-                        (!self.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &uri))
-                            .then(|| McpError::invalid_params(format!("unknown resource: {uri}")))
-                    }
+                    ("ref/prompt", Some(name), _) => (!self.allows_listed(
+                        caller,
+                        ItemKind::Prompt,
+                        routes.as_deref(),
+                        &Method::PromptsGet,
+                        &name,
+                    ))
+                    .then(|| McpError::invalid_params(format!("unknown prompt: {name}"))),
+                    ("ref/resource", _, Some(uri)) => (!self.allows_listed(
+                        caller,
+                        ItemKind::Resource,
+                        routes.as_deref(),
+                        &Method::ResourcesRead,
+                        &uri,
+                    ))
+                    .then(|| McpError::invalid_params(format!("unknown resource: {uri}"))),
                     _ => None,
                 }
             }
@@ -210,6 +223,7 @@ impl ListKind {
 pub(crate) struct ListFilter {
     decide: Decide,
     caller: Option<Identity>,
+    routes: Option<Arc<dyn Resolve>>,
     list: ListKind,
 }
 
@@ -227,20 +241,24 @@ impl ListFilter {
             return false;
         };
         let caller = self.caller.as_ref();
-        let d = &self.decide;
+        let routes = self.routes.as_deref();
+        let allows = |kind, method: &Method, name: &str| {
+            self.decide
+                .allows_listed(caller, kind, routes, method, name)
+        };
         match self.list {
             ListKind::Tools => keys
                 .name
-                .is_some_and(|n| d.allows(caller, ItemKind::Tool, &Method::ToolsCall, &n)),
+                .is_some_and(|n| allows(ItemKind::Tool, &Method::ToolsCall, &n)),
             ListKind::Prompts => keys
                 .name
-                .is_some_and(|n| d.allows(caller, ItemKind::Prompt, &Method::PromptsGet, &n)),
+                .is_some_and(|n| allows(ItemKind::Prompt, &Method::PromptsGet, &n)),
             ListKind::Resources => keys
                 .uri
-                .is_some_and(|u| d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &u)),
+                .is_some_and(|u| allows(ItemKind::Resource, &Method::ResourcesRead, &u)),
             ListKind::Templates => keys
                 .uri_template
-                .is_some_and(|t| d.allows(caller, ItemKind::Resource, &Method::ResourcesRead, &t)),
+                .is_some_and(|t| allows(ItemKind::Resource, &Method::ResourcesRead, &t)),
         }
     }
 
@@ -301,6 +319,7 @@ where
                 let filter = ListFilter {
                     decide: self.decide.clone(),
                     caller: req.ctx.identity.clone(),
+                    routes: req.routes(),
                     list,
                 };
                 ResponseFuture::filtered(self.inner.call(req), filter)

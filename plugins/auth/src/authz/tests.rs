@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use toolgate::aggregate::Resolved;
+use toolgate::aggregate::Route;
 use toolgate::jsonrpc::{JsonRpcRequest, Method, RequestId};
 use toolgate::session::{Downstream, SessionInfo, TransportKind};
 use toolgate::{McpContext, McpError, McpRequest, McpResponse};
@@ -20,15 +20,14 @@ type Handle = mock::Handle<McpRequest, McpResponse>;
 
 /// Servers by tool/prompt prefix, resources by URI scheme: `demo__x` and `demo://…` are on
 /// `demo`, `other__x` and `other://…` on `other`.
-fn resolver(method: &Method, target: &str) -> Option<Resolved> {
+fn resolver(method: &Method, target: &str) -> Option<Route> {
     let server = match method {
         Method::ResourcesRead => target.split("://").next()?,
         _ => target.split("__").next()?,
     };
-    ["demo", "other"].contains(&server).then(|| Resolved {
-        server: server.to_string(),
-        original: target.to_string(),
-    })
+    ["demo", "other"]
+        .contains(&server)
+        .then(|| Route::new(server, target))
 }
 
 fn layer() -> AuthorizeLayer {
@@ -40,7 +39,7 @@ fn layer() -> AuthorizeLayer {
                 .expect("globs"),
         )
         .rule(Rule::for_key("admin"));
-    AuthorizeLayer::new(rules, resolver)
+    AuthorizeLayer::new(rules)
 }
 
 fn request(caller: Option<&str>, method: &str, params: Value) -> McpRequest {
@@ -52,10 +51,13 @@ fn request(caller: Option<&str>, method: &str, params: Value) -> McpRequest {
         extensions: http::Extensions::new(),
     };
     let params = RawValue::from_string(params.to_string()).expect("raw");
-    McpRequest::new(
+    let mut req = McpRequest::new(
         JsonRpcRequest::new(RequestId::Number(1), Method::parse(method), Some(params)),
         ctx,
-    )
+    );
+    // As the gateway's routing step hands it on.
+    req.route_with(Arc::new(resolver));
+    req
 }
 
 fn raw(v: Value) -> McpResponse {

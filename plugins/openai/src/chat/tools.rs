@@ -242,9 +242,9 @@ impl Offered {
             let openai = crate::convert::openai_name(&name).into_owned();
             let mut names = vec![name.as_str(), openai.as_str()];
             if let Some(r) = &resolved {
-                names.push(r.original.as_str());
+                names.push(&*r.original);
             }
-            let server = resolved.as_ref().map(|r| r.server.as_str());
+            let server = resolved.as_ref().map(|r| &*r.server);
             let Some(spec) = specs.iter().find(|s| s.selects(server, &names)) else {
                 continue;
             };

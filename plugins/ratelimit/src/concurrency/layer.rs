@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use toolgate::aggregate::Resolve;
 use tower::Layer;
 
 use super::{Caps, ConcurrencyLimit};
@@ -21,14 +20,12 @@ use crate::settings::{ConcurrencyLimitSettings, ConcurrencyRule};
 #[derive(Clone)]
 pub struct ConcurrencyLimitLayer {
     caps: Arc<Caps>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl fmt::Debug for ConcurrencyLimitLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConcurrencyLimitLayer")
             .field("caps", &self.caps)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
@@ -38,25 +35,18 @@ impl ConcurrencyLimitLayer {
     pub fn new(rules: impl IntoIterator<Item = ConcurrencyRule>) -> Result<Self, Error> {
         Ok(ConcurrencyLimitLayer {
             caps: Arc::new(Caps::new(rules)?),
-            resolver: None,
         })
     }
     /// A layer from config-file settings.
     pub fn from_settings(settings: ConcurrencyLimitSettings) -> Result<Self, Error> {
         Self::new(settings.rules)
     }
-    /// Resolves requests to servers and tools with `resolver` (the gateway's `Aggregate`).
-    #[must_use]
-    pub fn with_resolver(mut self, resolver: impl Resolve) -> Self {
-        self.resolver = Some(Arc::new(resolver));
-        self
-    }
     /// The servers the caps name (to check them against the configured upstreams).
     pub fn servers(&self) -> impl Iterator<Item = &str> {
         self.caps.servers()
     }
     pub(crate) fn wrap<S>(&self, inner: S) -> ConcurrencyLimit<S> {
-        ConcurrencyLimit::from_parts(inner, self.caps.clone(), self.resolver.clone())
+        ConcurrencyLimit::from_parts(inner, self.caps.clone())
     }
     #[cfg(test)]
     pub(crate) fn caps(&self) -> &Caps {

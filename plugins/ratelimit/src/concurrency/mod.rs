@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 
 use parking_lot::Mutex;
 
-use toolgate::aggregate::Resolve;
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
 
@@ -150,7 +149,6 @@ impl Caps {
 pub struct ConcurrencyLimit<S> {
     inner: S,
     caps: Arc<Caps>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for ConcurrencyLimit<S> {
@@ -158,22 +156,13 @@ impl<S: fmt::Debug> fmt::Debug for ConcurrencyLimit<S> {
         f.debug_struct("ConcurrencyLimit")
             .field("inner", &self.inner)
             .field("caps", &self.caps)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
 
 impl<S> ConcurrencyLimit<S> {
-    pub(crate) fn from_parts(
-        inner: S,
-        caps: Arc<Caps>,
-        resolver: Option<Arc<dyn Resolve>>,
-    ) -> Self {
-        ConcurrencyLimit {
-            inner,
-            caps,
-            resolver,
-        }
+    pub(crate) fn from_parts(inner: S, caps: Arc<Caps>) -> Self {
+        ConcurrencyLimit { inner, caps }
     }
     /// Wraps `inner` with the caps of `layer` (sharing its counts).
     pub fn new(inner: S, layer: &ConcurrencyLimitLayer) -> Self {
@@ -206,7 +195,7 @@ where
     }
 
     fn call(&mut self, req: McpRequest) -> Self::Future {
-        let facts = Facts::of(&req, self.resolver.as_deref());
+        let facts = Facts::of(&req);
         match self.caps.acquire(&facts) {
             Ok(permits) => ResponseFuture::called(self.inner.call(req), permits),
             Err(e) => ResponseFuture::rejected(e.into()),

@@ -15,7 +15,6 @@ use std::task::{Context, Poll};
 
 use governor::DefaultKeyedRateLimiter;
 use governor::clock::Clock as _;
-use toolgate::aggregate::Resolve;
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
 
@@ -124,7 +123,6 @@ impl Limits {
 pub struct RateLimit<S> {
     inner: S,
     limits: Arc<Limits>,
-    resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for RateLimit<S> {
@@ -132,22 +130,13 @@ impl<S: fmt::Debug> fmt::Debug for RateLimit<S> {
         f.debug_struct("RateLimit")
             .field("inner", &self.inner)
             .field("rules", &self.limits)
-            .field("resolver", &self.resolver.is_some())
             .finish()
     }
 }
 
 impl<S> RateLimit<S> {
-    pub(crate) fn from_parts(
-        inner: S,
-        limits: Arc<Limits>,
-        resolver: Option<Arc<dyn Resolve>>,
-    ) -> Self {
-        RateLimit {
-            inner,
-            limits,
-            resolver,
-        }
+    pub(crate) fn from_parts(inner: S, limits: Arc<Limits>) -> Self {
+        RateLimit { inner, limits }
     }
     /// Wraps `inner` with the limits of `layer` (sharing its budgets).
     pub fn new(inner: S, layer: &RateLimitLayer) -> Self {
@@ -180,7 +169,7 @@ where
     }
 
     fn call(&mut self, req: McpRequest) -> Self::Future {
-        let facts = Facts::of(&req, self.resolver.as_deref());
+        let facts = Facts::of(&req);
         match self.limits.check(&facts) {
             Ok(()) => ResponseFuture::called(self.inner.call(req)),
             Err(e) => ResponseFuture::rejected(e.into()),

@@ -1,6 +1,5 @@
 //! [`McpMetricsLayer`]: applies [`McpMetrics`] to a service.
 
-use toolgate::aggregate::Aggregate;
 use tower::Layer;
 
 use super::{McpMetrics, Metrics};
@@ -9,14 +8,12 @@ use super::{McpMetrics, Metrics};
 #[derive(Clone, Debug)]
 pub struct McpMetricsLayer {
     metrics: Metrics,
-    aggregate: Aggregate,
 }
 
 impl McpMetricsLayer {
-    /// Records into `metrics`; `aggregate` resolves server and tool names (in a
-    /// [`GatewayBuilder`](toolgate::gateway::GatewayBuilder), use `layer_with`).
-    pub fn new(metrics: Metrics, aggregate: Aggregate) -> Self {
-        McpMetricsLayer { metrics, aggregate }
+    /// Records into `metrics`, labelled by each request's route.
+    pub fn new(metrics: Metrics) -> Self {
+        McpMetricsLayer { metrics }
     }
 }
 
@@ -24,6 +21,6 @@ impl<S> Layer<S> for McpMetricsLayer {
     type Service = McpMetrics<S>;
 
     fn layer(&self, inner: S) -> McpMetrics<S> {
-        McpMetrics::new(inner, self.metrics.clone(), self.aggregate.clone())
+        McpMetrics::new(inner, self.metrics.clone())
     }
 }

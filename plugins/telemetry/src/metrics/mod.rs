@@ -25,7 +25,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
-use toolgate::aggregate::Aggregate;
 use toolgate::jsonrpc::Method;
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
@@ -131,9 +130,9 @@ impl Metrics {
         &self.inner.registry
     }
 
-    /// An MCP-plane layer recording every request; `aggregate` resolves server and tool names.
-    pub fn layer(&self, aggregate: Aggregate) -> McpMetricsLayer {
-        McpMetricsLayer::new(self.clone(), aggregate)
+    /// An MCP-plane layer recording every request (server and tool names from its route).
+    pub fn layer(&self) -> McpMetricsLayer {
+        McpMetricsLayer::new(self.clone())
     }
 
     /// Records one finished request.
@@ -166,21 +165,18 @@ pub(crate) struct Labels {
 }
 
 impl Labels {
-    fn of(req: &McpRequest, aggregate: &Aggregate) -> Labels {
+    fn of(req: &McpRequest) -> Labels {
         let method = method_label(req.method());
-        let resolved = req
-            .target()
-            .and_then(|t| req.resolved(aggregate).cloned().map(|r| (t, r)));
-        let (server, tool) = match resolved {
-            Some((target, r)) => {
+        let (server, tool) = match (req.target(), req.route()) {
+            (Some(target), Some(r)) => {
                 let tool = if *req.method() == Method::ToolsCall {
                     target.to_string()
                 } else {
                     String::new()
                 };
-                (r.server, tool)
+                (r.server.to_string(), tool)
             }
-            None => (String::new(), String::new()),
+            _ => (String::new(), String::new()),
         };
         Labels {
             method,
@@ -216,17 +212,12 @@ fn method_label(m: &Method) -> &'static str {
 pub struct McpMetrics<S> {
     inner: S,
     metrics: Metrics,
-    aggregate: Aggregate,
 }
 
 impl<S> McpMetrics<S> {
-    /// Records requests to `inner` in `metrics`; `aggregate` resolves server and tool names.
-    pub fn new(inner: S, metrics: Metrics, aggregate: Aggregate) -> Self {
-        McpMetrics {
-            inner,
-            metrics,
-            aggregate,
-        }
+    /// Records requests to `inner` in `metrics` (server and tool names from each route).
+    pub fn new(inner: S, metrics: Metrics) -> Self {
+        McpMetrics { inner, metrics }
     }
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
@@ -255,7 +246,7 @@ where
     }
 
     fn call(&mut self, req: McpRequest) -> Self::Future {
-        let labels = Labels::of(&req, &self.aggregate);
+        let labels = Labels::of(&req);
         let tool_call = *req.method() == Method::ToolsCall;
         ResponseFuture::new(
             self.inner.call(req),

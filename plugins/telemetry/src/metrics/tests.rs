@@ -3,7 +3,6 @@
 use http_body_util::BodyExt;
 use tokio_test::assert_ready_ok;
 use toolgate::McpError;
-use toolgate::aggregate::Aggregate;
 use toolgate::error::ErrorKind;
 use toolgate::server::HttpRequest;
 use tower::{Service, ServiceExt};
@@ -21,8 +20,7 @@ fn line_value(text: &str, starts: &str) -> Option<f64> {
 #[tokio::test]
 async fn requests_are_recorded_with_bounded_labels() {
     let metrics = Metrics::new().expect("metrics");
-    let aggregate = Aggregate::new(Vec::new(), Some("__".into()), 0);
-    let (mut svc, mut handle) = spawn(metrics.layer(aggregate));
+    let (mut svc, mut handle) = spawn(metrics.layer());
 
     for (method, params, answer) in [
         ("tools/list", "{}", Ok(response(r#"{"tools":[]}"#))),
@@ -100,8 +98,7 @@ async fn requests_are_recorded_with_bounded_labels() {
 #[tokio::test]
 async fn a_cancelled_request_counts_as_cancelled() {
     let metrics = Metrics::new().expect("metrics");
-    let aggregate = Aggregate::new(Vec::new(), Some("__".into()), 0);
-    let (mut svc, mut handle) = spawn(metrics.layer(aggregate));
+    let (mut svc, mut handle) = spawn(metrics.layer());
     assert_ready_ok!(svc.poll_ready());
     let fut = svc.call(request("resources/read", r#"{"uri":"file:///x"}"#));
     let (_req, send) = handle.next_request().await.expect("forwarded");

@@ -11,9 +11,10 @@
 //! present, `_meta` is the parent and the HTTP context is linked.
 //!
 //! For every call the aggregate forwards upstream on the request's behalf, a `CLIENT` span is
-//! started as a child (through the [`UpstreamHook`] core
-//! offers), and its context goes upstream in `params._meta.traceparent` and, on HTTP upstreams,
-//! in the `traceparent` header. Params are rewritten only when this layer is in the stack.
+//! started as a child by [`UpstreamSpanLayer`], a layer in each upstream's own stack (the
+//! request's span reaches it as a [`RequestSpan`] in the extensions), and its context goes
+//! upstream in `params._meta.traceparent` and, on HTTP upstreams, in the `traceparent` header.
+//! Params are rewritten only when this layer is in the stack.
 
 mod future;
 mod layer;
@@ -28,7 +29,6 @@ use opentelemetry_sdk::trace::SdkTracer;
 use serde_json::value::RawValue;
 use toolgate::jsonrpc::Method;
 use toolgate::session::TransportKind;
-use toolgate::upstream::hook::UpstreamHook;
 use toolgate::{McpError, McpRequest, McpResponse};
 use tower::Service;
 
@@ -37,6 +37,7 @@ use crate::semconv::*;
 pub use future::ResponseFuture;
 pub use layer::McpTraceLayer;
 pub use propagation::{HttpTraceContext, HttpTraceContextLayer, HttpTraceContextService};
+pub use upstream::{RequestSpan, UpstreamSpan, UpstreamSpanLayer};
 
 /// Records a span per request; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -78,12 +79,7 @@ where
 
     fn call(&mut self, mut req: McpRequest) -> Self::Future {
         let cx = server_span(&self.tracer, &req);
-        req.ctx
-            .extensions
-            .insert(UpstreamHook::new(upstream::UpstreamSpans::new(
-                self.tracer.clone(),
-                cx.clone(),
-            )));
+        req.ctx.extensions.insert(RequestSpan(cx.clone()));
         let tool_call = *req.method() == Method::ToolsCall;
         ResponseFuture::new(self.inner.call(req), cx, tool_call)
     }

@@ -1,8 +1,7 @@
 //! W3C trace context in and out: `params._meta` (`traceparent`, `tracestate`) on the MCP plane,
 //! the `traceparent` header on the HTTP plane ([`HttpTraceContextLayer`]).
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::task::{Context as TaskContext, Poll};
 
 use http::Request;
@@ -54,32 +53,6 @@ pub(crate) fn inject(cx: &Context) -> Vec<(&'static str, String)> {
         }
     }
     out
-}
-
-/// `params` with `fields` set in `_meta` (created if absent); every other member is kept raw.
-/// `None` when the params are not an object, or `_meta` is present but not an object: then they
-/// go upstream unchanged.
-pub(crate) fn with_meta(
-    params: Option<&RawValue>,
-    fields: &[(&'static str, String)],
-) -> Option<Box<RawValue>> {
-    let text = params.map_or("{}", RawValue::get);
-    let mut map: BTreeMap<Cow<'_, str>, &RawValue> = serde_json::from_str(text).ok()?;
-    let mut meta: BTreeMap<Cow<'_, str>, Cow<'_, RawValue>> = match map.get("_meta") {
-        Some(raw) => serde_json::from_str::<BTreeMap<Cow<'_, str>, &RawValue>>(raw.get())
-            .ok()?
-            .into_iter()
-            .map(|(k, v)| (k, Cow::Borrowed(v)))
-            .collect(),
-        None => BTreeMap::new(),
-    };
-    for (key, value) in fields {
-        let raw = serde_json::value::to_raw_value(value).ok()?;
-        meta.insert(Cow::Borrowed(*key), Cow::Owned(raw));
-    }
-    let meta = serde_json::value::to_raw_value(&meta).ok()?;
-    map.insert(Cow::Borrowed("_meta"), &meta);
-    serde_json::value::to_raw_value(&map).ok()
 }
 
 /// The trace context of the HTTP request that carried an MCP message (its `traceparent` and
@@ -170,33 +143,6 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).expect("valid JSON")
-    }
-
-    #[test]
-    fn meta_fields_are_added_and_other_members_kept_raw() {
-        let p = raw(
-            r#"{"name":"echo","arguments":{"n":1.50,"big":123456789012345678901234567890},"_meta":{"progressToken":7}}"#,
-        );
-        let out = with_meta(Some(&p), &[(TRACEPARENT, "00-abc".into())]).expect("rewritten");
-        let text = out.get();
-        assert!(text.contains(r#""n":1.50"#), "{text}");
-        assert!(text.contains("123456789012345678901234567890"), "{text}");
-        let v: serde_json::Value = serde_json::from_str(text).expect("json");
-        assert_eq!(v["_meta"]["progressToken"], 7);
-        assert_eq!(v["_meta"]["traceparent"], "00-abc");
-        assert_eq!(v["name"], "echo");
-    }
-
-    #[test]
-    fn params_that_are_not_objects_are_left_alone() {
-        assert!(with_meta(Some(&raw("[1,2]")), &[(TRACEPARENT, "x".into())]).is_none());
-        assert!(with_meta(Some(&raw(r#"{"_meta":3}"#)), &[(TRACEPARENT, "x".into())]).is_none());
-    }
-
-    #[test]
-    fn missing_params_get_a_meta_object() {
-        let out = with_meta(None, &[(TRACEPARENT, "00-x".into())]).expect("created");
-        assert_eq!(out.get(), r#"{"_meta":{"traceparent":"00-x"}}"#);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use tokio_test::assert_ready_ok;
 use toolgate::McpError;
 use toolgate::error::ErrorKind;
-use toolgate::upstream::hook::{UpstreamCall, UpstreamHook};
+use toolgate::upstream::UpstreamHeaders;
 use tower::Service;
 
 use super::*;
@@ -190,44 +190,46 @@ async fn an_invalid_http_traceparent_is_ignored() {
 
 #[tokio::test]
 async fn upstream_call_is_a_child_span_and_carries_the_context_upstream() {
-    let (_p, exporter, layer) = tracing();
+    let (provider, exporter, layer) = tracing();
     let (mut svc, mut handle) = spawn(layer);
     assert_ready_ok!(svc.poll_ready());
     let params = format!(r#"{{"name":"demo__echo","_meta":{{"traceparent":"{PARENT}"}}}}"#);
     let fut = svc.call(request("tools/call", &params));
-    let (req, send) = handle.next_request().await.expect("forwarded");
+    let (mut req, send) = handle.next_request().await.expect("forwarded");
+    assert!(
+        req.ctx.extensions.get::<RequestSpan>().is_some(),
+        "the request's span goes along for the upstream stacks"
+    );
 
-    // What the aggregate does when it forwards the call.
-    let hook = req
+    // The upstream's stack: its client span layer, then the connection (a second mock).
+    let (mut upstream, mut connection) =
+        spawn(UpstreamSpanLayer::new(provider.tracer("test"), "demo"));
+    // As the aggregate hands it on: in the upstream's own names.
+    req.replace_params(Some(
+        RawValue::from_string(r#"{"name":"echo","_meta":{"progressToken":3}}"#.into())
+            .expect("raw"),
+    ));
+    assert_ready_ok!(upstream.poll_ready());
+    let call = upstream.call(req);
+    let (sent, reply) = connection.next_request().await.expect("to the connection");
+    let header = sent
         .ctx
         .extensions
-        .get::<UpstreamHook>()
-        .expect("the layer installs a hook")
-        .clone();
-    let upstream_params =
-        RawValue::from_string(r#"{"name":"echo","_meta":{"progressToken":3}}"#.into())
-            .expect("raw");
-    let mut observed = hook.start(&UpstreamCall {
-        server: "demo",
-        method: "tools/call",
-        params: Some(&upstream_params),
-    });
-    let sent: serde_json::Value =
-        serde_json::from_str(observed.params.as_ref().expect("rewritten").get()).expect("json");
-    let header = observed
-        .headers
-        .get("traceparent")
+        .get::<UpstreamHeaders>()
+        .and_then(|h| h.0.get("traceparent"))
         .and_then(|v| v.to_str().ok())
         .expect("traceparent header")
         .to_string();
+    let sent: serde_json::Value =
+        serde_json::from_str(sent.message.params.as_ref().expect("params").get()).expect("json");
     assert_eq!(sent["_meta"]["traceparent"], header.as_str());
     assert_eq!(
         sent["_meta"]["progressToken"], 3,
         "other _meta members kept"
     );
     assert_eq!(sent["name"], "echo");
-    let result = RawValue::from_string(r#"{"content":[]}"#.into()).expect("raw");
-    (observed.on_end.take().expect("on_end"))(Ok(&result));
+    reply.send_response(response(r#"{"content":[]}"#));
+    call.await.expect("ok");
     send.send_response(response(r#"{"content":[]}"#));
     fut.await.expect("ok");
 

@@ -1,0 +1,467 @@
+//! [`GatewayBuilder`]: upstreams, layers (global, per upstream, per server), HTTP-plane layers
+//! and routes, then [`GatewayBuilder::build`]; [`GatewayBuilder::from_config`] fills one from a
+//! config file.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::Response;
+use tokio_util::sync::CancellationToken;
+use tower::{Layer, Service};
+
+use super::router::Router;
+use super::stacks::{self, UpstreamTarget};
+use super::{Gateway, GatewayInner, GatewayParts, RestartSettings};
+use crate::aggregate::{Aggregate, Member, ToolFilter};
+use crate::dispatcher::Dispatcher;
+use crate::envelope::McpService;
+use crate::server::{
+    HttpOptions, HttpRequest, HttpService, McpBody, OriginPolicy, SseService, StreamableHttpService,
+};
+use crate::upstream::{HttpSpec, StdioSpec, Upstream, UpstreamOptions, UpstreamSpec};
+
+pub(super) type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
+pub(super) type HttpStackFn = Box<dyn FnOnce(HttpService) -> HttpService + Send>;
+pub(super) type RouteFn = Box<dyn FnOnce(&GatewayParts) -> HttpService + Send>;
+/// Wraps one upstream's stack, knowing which upstream it is.
+pub(super) type PerUpstreamFn =
+    Arc<dyn Fn(&UpstreamTarget<'_>, McpService) -> McpService + Send + Sync>;
+/// Wraps the stack of one named upstream.
+pub(super) type ServerLayerFn = Arc<dyn Fn(McpService) -> McpService + Send + Sync>;
+
+/// One upstream as the builder keeps it.
+#[derive(Clone)]
+pub(super) struct UpstreamEntry {
+    pub(super) name: String,
+    pub(super) spec: UpstreamSpec,
+    pub(super) filter: ToolFilter,
+    pub(super) validate_arguments: bool,
+    /// This server's own layers, outermost first.
+    pub(super) layers: Vec<ServerLayerFn>,
+}
+
+impl std::fmt::Debug for UpstreamEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamEntry")
+            .field("name", &self.name)
+            .field("spec", &self.spec)
+            .field("filter", &self.filter)
+            .field("validate_arguments", &self.validate_arguments)
+            .field("layers", &self.layers.len())
+            .finish()
+    }
+}
+
+/// Builds a [`Gateway`].
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use toolgate::gateway::GatewayBuilder;
+/// use toolgate::upstream::StdioSpec;
+///
+/// let gateway = GatewayBuilder::new()
+///     .stdio("demo", StdioSpec { command: "demo-server".into(), ..Default::default() })
+///     .build();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:4000").await?;
+/// gateway.serve(listener).await
+/// # }
+/// ```
+pub struct GatewayBuilder {
+    pub(super) upstreams: Vec<UpstreamEntry>,
+    pub(super) separator: Option<String>,
+    pub(super) page_size: usize,
+    pub(super) startup_grace: Duration,
+    pub(super) mcp_path: String,
+    pub(super) http: HttpOptions,
+    pub(super) origin: OriginPolicy,
+    pub(super) upstream_options: UpstreamOptions,
+    pub(super) stack: Vec<StackFn>,
+    pub(super) per_upstream: Vec<PerUpstreamFn>,
+    pub(super) http_stack: Vec<HttpStackFn>,
+    pub(super) routes: Vec<(String, RouteFn)>,
+}
+
+impl std::fmt::Debug for GatewayBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayBuilder")
+            .field("upstreams", &self.upstreams)
+            .field("separator", &self.separator)
+            .field("mcp_path", &self.mcp_path)
+            .field("layers", &self.stack.len())
+            .field("per_upstream_layers", &self.per_upstream.len())
+            .field("http_layers", &self.http_stack.len())
+            .field(
+                "routes",
+                &self.routes.iter().map(|r| &r.0).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for GatewayBuilder {
+    fn default() -> Self {
+        GatewayBuilder {
+            upstreams: Vec::new(),
+            separator: Some("__".into()),
+            page_size: 0,
+            startup_grace: crate::aggregate::DEFAULT_STARTUP_GRACE,
+            mcp_path: "/mcp".into(),
+            http: HttpOptions::default(),
+            origin: OriginPolicy::default(),
+            upstream_options: UpstreamOptions::default(),
+            stack: Vec::new(),
+            per_upstream: Vec::new(),
+            http_stack: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl GatewayBuilder {
+    /// An empty gateway with safe defaults (loopback Host/Origin only, 4 MiB bodies).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds an upstream.
+    #[must_use]
+    pub fn upstream(
+        mut self,
+        name: impl Into<String>,
+        spec: UpstreamSpec,
+        filter: ToolFilter,
+    ) -> Self {
+        self.upstreams.push(UpstreamEntry {
+            name: name.into(),
+            spec,
+            filter,
+            validate_arguments: true,
+            layers: Vec::new(),
+        });
+        self
+    }
+    /// Turns the check of `tools/call` arguments against each tool's `inputSchema` on or off
+    /// for the upstream `server` added earlier (on by default; off for servers whose schemas
+    /// are wrong).
+    #[must_use]
+    pub fn validate_arguments(mut self, server: &str, on: bool) -> Self {
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.validate_arguments = on;
+        }
+        self
+    }
+    /// How long after start a request may wait for upstreams still on their first start
+    /// (default 3 s; zero: never). After it, lists answer with what is ready and calls to a
+    /// starting upstream fail at once with -31000.
+    #[must_use]
+    pub fn startup_grace(mut self, grace: Duration) -> Self {
+        self.startup_grace = grace;
+        self
+    }
+    /// Adds a stdio upstream exposing all its tools.
+    #[must_use]
+    pub fn stdio(self, name: impl Into<String>, spec: StdioSpec) -> Self {
+        self.upstream(name, UpstreamSpec::Stdio(spec), ToolFilter::default())
+    }
+    /// Adds a Streamable HTTP upstream exposing all its tools.
+    #[must_use]
+    pub fn streamable_http(self, name: impl Into<String>, spec: HttpSpec) -> Self {
+        self.upstream(
+            name,
+            UpstreamSpec::StreamableHttp(spec),
+            ToolFilter::default(),
+        )
+    }
+    /// The separator between server and item names (default `__`).
+    #[must_use]
+    pub fn separator(mut self, sep: impl Into<String>) -> Self {
+        self.separator = Some(sep.into());
+        self
+    }
+    /// Exposes names unchanged, without the server prefix: for a single upstream (a bridge).
+    /// With several upstreams, a name two of them share is served by the first.
+    #[must_use]
+    pub fn unprefixed(mut self) -> Self {
+        self.separator = None;
+        self
+    }
+    /// Page size of merged lists (0: whole lists, the default).
+    #[must_use]
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n;
+        self
+    }
+    /// The MCP endpoint's path (default `/mcp`; `/mcp/` is served too).
+    #[must_use]
+    pub fn mcp_path(mut self, path: impl Into<String>) -> Self {
+        self.mcp_path = path.into();
+        self
+    }
+    /// Limits of the HTTP endpoint.
+    #[must_use]
+    pub fn http_options(mut self, o: HttpOptions) -> Self {
+        self.http = o;
+        self
+    }
+    /// Which `Host`/`Origin` values are accepted.
+    #[must_use]
+    pub fn origin_policy(mut self, p: OriginPolicy) -> Self {
+        self.origin = p;
+        self
+    }
+    /// Timeouts and backoff of upstream connections.
+    #[must_use]
+    pub fn upstream_options(mut self, o: UpstreamOptions) -> Self {
+        self.upstream_options = o;
+        self
+    }
+    /// Wraps the MCP-plane stack in `layer`; the first layer added is the outermost. Every
+    /// request reaches it routed: [`McpRequest::route`](crate::McpRequest::route) says which
+    /// upstream serves its target.
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<McpService> + Send + 'static,
+        L::Service: Service<crate::McpRequest, Response = crate::McpResponse, Error = crate::McpError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
+    {
+        self.stack
+            .push(Box::new(move |inner| McpService::new(layer.layer(inner))));
+        self
+    }
+
+    /// Adds a layer to the stack of every upstream: `make` is called once per upstream with
+    /// its [`UpstreamTarget`] and wraps that upstream's stack (the first added is the outermost
+    /// of these). For what belongs to each call leaving the gateway, such as a client span.
+    #[must_use]
+    pub fn layer_per_upstream<F>(mut self, make: F) -> Self
+    where
+        F: Fn(&UpstreamTarget<'_>, McpService) -> McpService + Send + Sync + 'static,
+    {
+        self.per_upstream.push(Arc::new(make));
+        self
+    }
+
+    /// Adds `layer` to the stack of the upstream `server` only (a server's own `layers:` in
+    /// the config); the first added is the outermost. Unknown servers are ignored.
+    #[must_use]
+    pub fn server_layer<L>(mut self, server: &str, layer: L) -> Self
+    where
+        L: Layer<McpService> + Send + Sync + 'static,
+        L::Service: Service<crate::McpRequest, Response = crate::McpResponse, Error = crate::McpError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
+    {
+        let wrap: ServerLayerFn = Arc::new(move |inner| McpService::new(layer.layer(inner)));
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.layers.push(wrap.clone());
+        }
+        self
+    }
+
+    /// The names of the upstreams added so far, in order (for layers that check the server
+    /// names their settings mention).
+    pub fn upstream_names(&self) -> impl Iterator<Item = &str> {
+        self.upstreams.iter().map(|u| u.name.as_str())
+    }
+
+    /// The time limit of one upstream request ([`UpstreamOptions::request_timeout`]): the
+    /// ceiling of any deadline a layer sets.
+    pub fn upstream_request_timeout(&self) -> Duration {
+        self.upstream_options.request_timeout
+    }
+
+    /// Wraps the HTTP plane (every MCP, REST and extra route, after the Host/Origin guard) in
+    /// `layer`; the first added is the outermost. HTTP-plane layers answer with a status
+    /// instead of failing, and may put an [`Identity`](crate::Identity) in the request
+    /// extensions for the MCP plane.
+    #[must_use]
+    pub fn http_layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService> + Send + 'static,
+        L::Service: Service<HttpRequest, Response = Response<McpBody>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<HttpRequest>>::Future: Send + 'static,
+    {
+        self.http_stack
+            .push(Box::new(move |inner| HttpService::new(layer.layer(inner))));
+        self
+    }
+
+    /// Serves `path` (exact match) with the service `make` builds from the assembled gateway;
+    /// the route sits behind the Host/Origin guard and the HTTP-plane layers.
+    #[must_use]
+    pub fn route(
+        mut self,
+        path: impl Into<String>,
+        make: impl FnOnce(&GatewayParts) -> HttpService + Send + 'static,
+    ) -> Self {
+        self.routes.push((path.into(), Box::new(make)));
+        self
+    }
+
+    /// Starts the upstreams and assembles the stacks. Must run inside a tokio runtime: it
+    /// spawns each upstream's supervisor and the aggregate's refreshers.
+    pub fn build(self) -> Gateway {
+        let shutdown = CancellationToken::new();
+        let settings = RestartSettings::of(&self);
+        let members: Vec<Member> = self
+            .upstreams
+            .iter()
+            .map(|u| {
+                let upstream = Upstream::start(
+                    &u.name,
+                    u.spec.clone(),
+                    self.upstream_options.clone(),
+                    shutdown.child_token(),
+                );
+                let service = stacks::upstream_stack(
+                    &upstream,
+                    u,
+                    &self.per_upstream,
+                    &self.upstream_options,
+                );
+                Member {
+                    upstream,
+                    service,
+                    filter: u.filter.clone(),
+                    validate_arguments: u.validate_arguments,
+                }
+            })
+            .collect();
+        let aggregate = Aggregate::new(members, self.separator, self.page_size)
+            .with_startup_grace(self.startup_grace);
+        let service = stacks::mcp_plane(self.stack, &aggregate);
+        let dispatcher = Dispatcher::new(service.clone());
+        let streamable = StreamableHttpService::new(
+            dispatcher.clone(),
+            self.http.clone(),
+            Some(aggregate.notification_sender()),
+        );
+        let sse = SseService::new(
+            dispatcher.clone(),
+            self.http,
+            "/messages",
+            Some(aggregate.notification_sender()),
+        );
+        let parts = GatewayParts {
+            service,
+            aggregate: aggregate.clone(),
+            dispatcher,
+            streamable,
+            sse,
+        };
+        let guarded = stacks::http_plane(
+            &parts,
+            &self.mcp_path,
+            self.routes,
+            self.http_stack,
+            self.origin,
+        );
+        Gateway {
+            inner: Arc::new(GatewayInner {
+                router: Router::new(Arc::new(ArcSwap::from_pointee(guarded)), aggregate),
+                parts,
+                settings,
+                shutdown,
+            }),
+        }
+    }
+}
+
+/// Why a config could not become a gateway.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An upstream server's settings cannot work.
+    #[error("mcp_servers.{server}: {message}")]
+    Server {
+        /// The server's name.
+        server: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `layers:` entry could not be built.
+    #[error(transparent)]
+    Layer(#[from] crate::registry::LayerError),
+}
+
+impl GatewayBuilder {
+    /// A builder with the upstreams and `server:` settings of a config file (its `layers:` need
+    /// a [`Registry`](crate::registry::Registry): [`Registry::builder`](crate::registry::Registry::builder)).
+    pub fn from_config(config: &crate::config::Config) -> Result<GatewayBuilder, BuildError> {
+        use crate::config::{SessionMode, UpstreamTransport};
+        let s = &config.server;
+        let mut b = GatewayBuilder::new()
+            .separator(s.separator.clone())
+            .mcp_path(s.mcp_path.clone())
+            .http_options(HttpOptions {
+                max_body_bytes: s.max_body_bytes,
+                session_idle_timeout: s.session_idle_timeout,
+                keep_alive: s.keep_alive,
+                ..HttpOptions::default()
+            })
+            .origin_policy(s.origin_policy())
+            .upstream_options(UpstreamOptions {
+                request_timeout: s.request_timeout,
+                ..UpstreamOptions::default()
+            })
+            .startup_grace(s.startup_grace);
+        for (name, server) in &config.servers {
+            if matches!(server.session_mode, SessionMode::PerSession) {
+                tracing::warn!(server = %name, "session_mode: per_session is not implemented yet; the upstream connection is shared");
+            }
+            let spec = match &server.transport {
+                UpstreamTransport::Stdio {
+                    command,
+                    args,
+                    env,
+                    cwd,
+                } => UpstreamSpec::Stdio(StdioSpec {
+                    command: command.clone(),
+                    args: args.clone(),
+                    env: env.clone(),
+                    cwd: cwd.clone(),
+                }),
+                UpstreamTransport::StreamableHttp { url, headers }
+                | UpstreamTransport::Sse { url, headers } => {
+                    let spec = HttpSpec {
+                        url: url.clone(),
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    };
+                    crate::upstream::check_spec(&spec).map_err(|message| BuildError::Server {
+                        server: name.clone(),
+                        message,
+                    })?;
+                    if matches!(server.transport, UpstreamTransport::Sse { .. }) {
+                        UpstreamSpec::Sse(spec)
+                    } else {
+                        UpstreamSpec::StreamableHttp(spec)
+                    }
+                }
+            };
+            let filter = ToolFilter {
+                allowed: server.allowed_tools.clone(),
+                denied: server.disallowed_tools.clone(),
+            };
+            b = b
+                .upstream(name.clone(), spec, filter)
+                .validate_arguments(name, server.validate_arguments);
+        }
+        Ok(b)
+    }
+}

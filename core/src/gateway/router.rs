@@ -1,0 +1,154 @@
+//! The gateway's HTTP routes: `/healthz` and `/readyz` answered at once, everything else
+//! through the Host/Origin guard and the HTTP-plane layers to the MCP transports and the extra
+//! routes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use tower::{Service, ServiceExt};
+
+use crate::aggregate::Aggregate;
+use crate::server::{
+    BoxError, HttpRequest, HttpService, McpBody, SseService, StreamableHttpService, box_request,
+};
+use crate::upstream::UpstreamStatus;
+
+/// The gateway's HTTP routes. `/healthz` and `/readyz` are answered directly; everything
+/// else goes through the Host/Origin guard and the HTTP-plane layers to [`Routes`] — as they
+/// are after the latest [`Gateway::reload`](super::Gateway::reload).
+#[derive(Clone, Debug)]
+pub struct Router {
+    pub(super) guarded: Arc<ArcSwap<HttpService>>,
+    aggregate: Aggregate,
+}
+
+impl Router {
+    pub(super) fn new(guarded: Arc<ArcSwap<HttpService>>, aggregate: Aggregate) -> Self {
+        Router { guarded, aggregate }
+    }
+}
+
+impl<B> Service<Request<B>> for Router
+where
+    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<McpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<McpBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let resp = match req.uri().path() {
+            "/healthz" => crate::server::plain(StatusCode::OK, "ok"),
+            "/readyz" => readyz(&self.aggregate),
+            _ => {
+                let guarded = HttpService::clone(&self.guarded.load());
+                return Box::pin(guarded.oneshot(box_request(req)));
+            }
+        };
+        Box::pin(async move { Ok(resp) })
+    }
+}
+
+/// The guarded routes by path: Streamable HTTP at the MCP path (with and without a trailing
+/// slash), legacy SSE at `/sse` + `/messages` and on a session-less GET of the MCP path, and the
+/// extra routes layers added (REST, chat, metrics …). Anything else is 404.
+#[derive(Clone, Debug)]
+pub struct Routes {
+    pub(super) streamable: StreamableHttpService,
+    pub(super) sse: SseService,
+    pub(super) mcp_path: Arc<str>,
+    pub(super) extra: Arc<HashMap<String, HttpService>>,
+}
+
+impl Routes {
+    /// The spec's backwards-compatibility rule: a GET of the MCP path with no session and an
+    /// `Accept: text/event-stream` is a 2024-11-05 client looking for the `endpoint` event.
+    fn is_legacy_get<B>(req: &Request<B>) -> bool {
+        let h = req.headers();
+        req.method() == http::Method::GET
+            && !h.contains_key("mcp-session-id")
+            && !h.contains_key("mcp-protocol-version")
+            && crate::server::accepts(h, "text/event-stream")
+    }
+}
+
+impl Service<HttpRequest> for Routes {
+    type Response = Response<McpBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<McpBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        let path = req.uri().path();
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        if trimmed == "/sse" || trimmed == "/messages" {
+            return self.sse.call(req);
+        }
+        if trimmed == &*self.mcp_path {
+            if Self::is_legacy_get(&req) {
+                return self.sse.call(req);
+            }
+            return self.streamable.call(req);
+        }
+        if let Some(route) = self.extra.get(path).or_else(|| self.extra.get(trimmed)) {
+            return Box::pin(route.clone().oneshot(req));
+        }
+        let resp = crate::server::plain(
+            StatusCode::NOT_FOUND,
+            format!("no route for {path}; the MCP endpoint is {}", self.mcp_path),
+        );
+        Box::pin(async move { Ok(resp) })
+    }
+}
+
+fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
+    let health = aggregate.health();
+    let any_ready = health.iter().any(|h| h.status.is_ready());
+    let upstreams: Vec<serde_json::Value> = health
+        .iter()
+        .map(|h| match &h.status {
+            UpstreamStatus::Ready(info) => serde_json::json!({
+                "name": h.name, "status": "ready", "tools": h.tools, "inflight": h.inflight,
+                "server": info.server_info.name, "protocolVersion": info.protocol_version,
+            }),
+            UpstreamStatus::Starting => serde_json::json!({
+                "name": h.name, "status": "starting",
+                "reason": format!(
+                    "started {:.1} s ago; no answer to initialize yet",
+                    h.started.elapsed().as_secs_f64()
+                ),
+            }),
+            UpstreamStatus::Down { reason } => {
+                serde_json::json!({"name": h.name, "status": "down", "reason": reason})
+            }
+        })
+        .collect();
+    let body = serde_json::json!({"ready": any_ready, "upstreams": upstreams}).to_string();
+    let mut r = Response::new(McpBody::full(body));
+    *r.status_mut() = if any_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
