@@ -367,6 +367,22 @@ pub fn request_frame(id: i64, method: &str, params: Option<&RawValue>) -> Bytes 
     Bytes::from(out)
 }
 
+/// `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}` with any id (a request to a client).
+pub fn request_frame_with_id(id: &RequestId, method: &str, params: Option<&RawValue>) -> Bytes {
+    let plen = params.map_or(0, |p| p.get().len());
+    let mut out = Vec::with_capacity(64 + method.len() + plen);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    push_id(&mut out, id);
+    out.extend_from_slice(br#","method":"#);
+    push_str(&mut out, method);
+    if let Some(p) = params {
+        out.extend_from_slice(br#","params":"#);
+        out.extend_from_slice(p.get().as_bytes());
+    }
+    out.push(b'}');
+    Bytes::from(out)
+}
+
 /// `{"jsonrpc":"2.0","method":M,"params":P}`
 pub fn notification_frame(method: &str, params: Option<&RawValue>) -> Bytes {
     let plen = params.map_or(0, |p| p.get().len());

@@ -13,6 +13,7 @@ pub mod error;
 pub mod gateway;
 pub mod jsonrpc;
 mod lines;
+pub mod outbound;
 pub mod params;
 pub mod plugin_host;
 #[cfg(test)]
@@ -25,3 +26,4 @@ pub mod upstream;
 pub use dispatcher::Dispatcher;
 pub use envelope::{Identity, McpContext, McpRequest, McpResponse, McpService};
 pub use error::{ErrorKind, McpError};
+pub use outbound::Outbound;

@@ -29,12 +29,30 @@ pub(crate) fn push_line(buf: &mut Vec<u8>, frame: &[u8]) {
     buf.push(b'\n');
 }
 
-/// Writes queued frames, one per line, gathering whatever is queued into one write. Returns
+/// What can be written as one line: a frame as it is, or a message to a client serialized at
+/// this edge (`None`: nothing to write, such as a keep-alive).
+pub(crate) trait AsLine {
+    fn line(&self) -> Option<Bytes>;
+}
+
+impl AsLine for Bytes {
+    fn line(&self) -> Option<Bytes> {
+        Some(self.clone())
+    }
+}
+
+impl AsLine for crate::outbound::Outbound {
+    fn line(&self) -> Option<Bytes> {
+        self.to_json()
+    }
+}
+
+/// Writes queued messages, one per line, gathering whatever is queued into one write. Returns
 /// when the queue closes, a write fails, or `stop` fires (dropping `out`: for a child's stdin
 /// that is the polite way to ask a stdio server to exit).
-pub(crate) async fn write_lines<W: AsyncWrite + Unpin>(
+pub(crate) async fn write_lines<W: AsyncWrite + Unpin, T: AsLine>(
     mut out: W,
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<T>,
     stop: CancellationToken,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -47,12 +65,21 @@ pub(crate) async fn write_lines<W: AsyncWrite + Unpin>(
             _ = stop.cancelled() => break,
         };
         buf.clear();
-        push_line(&mut buf, &frame);
+        if let Some(line) = frame.line() {
+            push_line(&mut buf, &line);
+        }
         while buf.len() < BATCH {
             match rx.try_recv() {
-                Ok(more) => push_line(&mut buf, &more),
+                Ok(more) => {
+                    if let Some(line) = more.line() {
+                        push_line(&mut buf, &line);
+                    }
+                }
                 Err(_) => break,
             }
+        }
+        if buf.is_empty() {
+            continue;
         }
         if out.write_all(&buf).await.is_err() || out.flush().await.is_err() {
             break;

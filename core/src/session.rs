@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use rmcp::model::{Implementation, ProtocolVersion};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::jsonrpc::{RequestId, notification_frame};
+use crate::jsonrpc::RequestId;
+use crate::outbound::Outbound;
 
 /// Which inbound transport a session arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,12 +89,12 @@ impl SessionInfo {
 /// dropped (notifications are advisory) and `false` returned.
 #[derive(Clone, Default)]
 pub struct Downstream {
-    tx: Option<mpsc::Sender<Bytes>>,
+    tx: Option<mpsc::Sender<Outbound>>,
     observer: Option<Observer>,
 }
 
-/// Sees every frame a [`Downstream`] sends.
-type Observer = Arc<dyn Fn(&[u8]) + Send + Sync>;
+/// Sees every message a [`Downstream`] sends.
+type Observer = Arc<dyn Fn(&Outbound) + Send + Sync>;
 
 impl std::fmt::Debug for Downstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,43 +110,43 @@ impl Downstream {
     pub fn none() -> Self {
         Downstream::default()
     }
-    /// A downstream writing frames into `tx`.
-    pub fn new(tx: mpsc::Sender<Bytes>) -> Self {
+    /// A downstream writing messages into `tx`.
+    pub fn new(tx: mpsc::Sender<Outbound>) -> Self {
         Downstream {
             tx: Some(tx),
             observer: None,
         }
     }
-    /// The same downstream, calling `observer` with every frame sent to the client first (a
+    /// The same downstream, calling `observer` with every message sent to the client first (a
     /// timeout layer uses it to see progress; a metrics layer to count notifications).
     #[must_use]
-    pub fn observed(mut self, observer: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+    pub fn observed(mut self, observer: impl Fn(&Outbound) + Send + Sync + 'static) -> Self {
         let previous = self.observer.take();
         self.observer = Some(match previous {
             None => Arc::new(observer),
-            Some(prev) => Arc::new(move |frame: &[u8]| {
-                prev(frame);
-                observer(frame);
+            Some(prev) => Arc::new(move |message: &Outbound| {
+                prev(message);
+                observer(message);
             }),
         });
         self
     }
-    /// Sends one complete JSON-RPC frame.
-    pub fn send_frame(&self, frame: Bytes) -> bool {
+    /// Sends one message.
+    pub fn send(&self, message: Outbound) -> bool {
         if let Some(observe) = &self.observer {
-            observe(&frame);
+            observe(&message);
         }
         match &self.tx {
-            Some(tx) => tx.try_send(frame).is_ok(),
+            Some(tx) => tx.try_send(message).is_ok(),
             None => false,
         }
     }
-    /// Sends a notification.
+    /// Sends a notification (`notifications/progress` as [`Outbound::Progress`]).
     pub fn notify(&self, method: &str, params: Option<&RawValue>) -> bool {
         if self.tx.is_none() && self.observer.is_none() {
             return false;
         }
-        self.send_frame(notification_frame(method, params))
+        self.send(Outbound::notification(method, params))
     }
     /// Whether there is a channel at all.
     pub fn is_connected(&self) -> bool {

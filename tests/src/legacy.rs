@@ -92,7 +92,7 @@ impl LegacySession {
         });
         let mut request = Request::builder()
             .method(Method::GET)
-            .uri(path)
+            .uri(path.as_str())
             .header(HOST, addr.to_string())
             .header(ACCEPT, "text/event-stream");
         for (name, value) in headers {
@@ -120,7 +120,7 @@ impl LegacySession {
             connection.abort();
             bail!("the first event of {url} is not `endpoint`: {event:?}");
         }
-        let endpoint = resolve(addr, &event.data);
+        let endpoint = resolve(addr, &path, &event.data);
         let session_id = session_id_of(&endpoint)
             .with_context(|| format!("no session_id in the endpoint {:?}", event.data))?;
         Ok(Self {
@@ -325,14 +325,17 @@ fn path_of(url: &str) -> String {
 }
 
 /// The endpoint event's data as an absolute URL on `addr`.
-fn resolve(addr: SocketAddr, endpoint: &str) -> String {
+/// The endpoint a stream at `stream_path` named, as a URL: absolute, rooted, or relative to the
+/// stream's directory (as browsers and the SDKs resolve it).
+fn resolve(addr: SocketAddr, stream_path: &str, endpoint: &str) -> String {
     let endpoint = endpoint.trim();
     if endpoint.starts_with("http://") {
         endpoint.to_owned()
     } else if endpoint.starts_with('/') {
         format!("http://{addr}{endpoint}")
     } else {
-        format!("http://{addr}/{endpoint}")
+        let dir = &stream_path[..stream_path.rfind('/').map_or(0, |i| i + 1)];
+        format!("http://{addr}{dir}{endpoint}")
     }
 }
 
@@ -353,8 +356,16 @@ mod tests {
     fn endpoints_resolve_on_the_stream_origin() {
         let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         assert_eq!(
-            resolve(addr, "/messages?session_id=ab"),
+            resolve(addr, "/sse", "/messages?session_id=ab"),
             "http://127.0.0.1:9/messages?session_id=ab"
+        );
+        assert_eq!(
+            resolve(addr, "/mcp/", "messages?session_id=ab"),
+            "http://127.0.0.1:9/mcp/messages?session_id=ab"
+        );
+        assert_eq!(
+            resolve(addr, "/gw/sse", "messages?session_id=ab"),
+            "http://127.0.0.1:9/gw/messages?session_id=ab"
         );
         assert_eq!(session_id_of("/m?x=1&sessionId=cd").as_deref(), Some("cd"));
         assert_eq!(path_of("http://127.0.0.1:9/mcp/"), "/mcp/");

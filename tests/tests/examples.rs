@@ -195,3 +195,42 @@ async fn embed_hyper_keeps_its_routes_and_serves_mcp() -> anyhow::Result<()> {
 async fn embed_axum_keeps_its_routes_and_serves_mcp() -> anyhow::Result<()> {
     check_embedding("embed-axum", "hello from the axum app\n").await
 }
+
+#[tokio::test]
+async fn embed_axum_nests_the_gateway_and_streams_large_answers() -> anyhow::Result<()> {
+    let collector = Collector::start().await?;
+    let (process, base) = start("embed-axum", &[], &collector).await?;
+    // Mounted under /gw: every route is relative to the mount point.
+    let session = McpSession::connect(&format!("{base}/gw/mcp"))
+        .await
+        .with_context(|| process.output())?;
+    session
+        .wait_for_tools(&["demo__echo"], UPSTREAM_READY_TIMEOUT)
+        .await?;
+    // A 1 MiB request body streams in and its answer streams out as SSE (a progress token
+    // asks for a stream), through axum's own body types, nothing buffered by the app.
+    let big = "x".repeat(1024 * 1024);
+    let exchange = session
+        .call_tool_with_progress("demo__echo", json!({"message": big}), json!("big"))
+        .await?;
+    assert!(exchange.http.is_sse(), "{}", exchange.http.status);
+    assert_eq!(text_of(exchange.result()?).len(), big.len());
+    // Legacy SSE under the mount names its POST URL relative to the stream.
+    let mut legacy = toolgate_tests::LegacySession::open(&format!("{base}/gw/sse")).await?;
+    assert!(
+        legacy.endpoint().contains("/gw/messages?session_id="),
+        "{}",
+        legacy.endpoint()
+    );
+    legacy.initialize().await?;
+    let listed = legacy.request("tools/list", None).await?;
+    assert!(
+        toolgate_tests::result_of(&listed)?["tools"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "tools through the nested legacy endpoint: {listed}"
+    );
+    let metrics = send(Method::GET, &format!("{base}/gw/metrics"), None, &[], Bytes::new()).await?;
+    assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.describe());
+    Ok(())
+}

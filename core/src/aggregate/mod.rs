@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
@@ -35,6 +34,7 @@ pub use routing::{Routing, RoutingLayer};
 use crate::envelope::McpService;
 pub use crate::envelope::Route;
 use crate::jsonrpc::Method;
+use crate::outbound::Outbound;
 use crate::upstream::{Upstream, UpstreamStatus};
 
 /// Most pages fetched from one upstream for one list (a guard against endless cursors).
@@ -130,7 +130,7 @@ struct Inner {
     page_size: usize,
     lists: Mutex<Vec<Option<UpstreamLists>>>,
     catalog: RwLock<Arc<Catalog>>,
-    notifications: broadcast::Sender<Bytes>,
+    notifications: broadcast::Sender<Outbound>,
     /// How many upstreams have settled: listed once after their first start, or failed it.
     settled: tokio::sync::watch::Sender<usize>,
     /// Until then, a request may wait for upstreams still on their first start; after it,
@@ -187,13 +187,13 @@ impl Aggregate {
         self.inner.stacks.load().get(idx).cloned()
     }
 
-    /// Notifications for every downstream session (list changes, resource updates), as frames.
-    pub fn subscribe(&self) -> broadcast::Receiver<Bytes> {
+    /// Notifications for every downstream session (list changes, resource updates).
+    pub fn subscribe(&self) -> broadcast::Receiver<Outbound> {
         self.inner.notifications.subscribe()
     }
 
     /// The sender behind [`Aggregate::subscribe`], for transports that subscribe per stream.
-    pub fn notification_sender(&self) -> broadcast::Sender<Bytes> {
+    pub fn notification_sender(&self) -> broadcast::Sender<Outbound> {
         self.inner.notifications.clone()
     }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::catalog::{Catalog, MergeInput, UpstreamLists};
 use super::{Aggregate, Inner, MAX_PAGES, arguments};
 use crate::error::McpError;
-use crate::jsonrpc::notification_frame;
+use crate::outbound::Outbound;
 use crate::session::Downstream;
 use crate::upstream::{ListKind, Upstream, UpstreamEvent, UpstreamStatus};
 
@@ -90,7 +90,9 @@ impl Aggregate {
             ),
         ] {
             if changed && announce {
-                let _ = inner.notifications.send(notification_frame(method, None));
+                let _ = inner
+                    .notifications
+                    .send(Outbound::notification(method, None));
             }
         }
     }
@@ -148,8 +150,11 @@ pub(super) async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
             Ok(UpstreamEvent::ListChanged(_, kind)) => {
                 Aggregate::refresh(&inner, idx, &[kind], true).await
             }
-            Ok(UpstreamEvent::ResourceUpdated(_, frame)) => {
-                let _ = inner.notifications.send(frame);
+            Ok(UpstreamEvent::ResourceUpdated(_, params)) => {
+                let _ = inner.notifications.send(Outbound::Notification {
+                    method: "notifications/resources/updated".into(),
+                    params,
+                });
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

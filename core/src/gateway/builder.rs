@@ -352,7 +352,7 @@ impl GatewayBuilder {
         let sse = SseService::new(
             dispatcher.clone(),
             self.http,
-            "/messages",
+            "messages",
             Some(aggregate.notification_sender()),
         );
         let parts = GatewayParts {

@@ -38,7 +38,7 @@ impl Router {
 
 impl<B> Service<Request<B>> for Router
 where
-    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = Response<McpBody>;
@@ -62,8 +62,9 @@ where
     }
 }
 
-/// The guarded routes by path: Streamable HTTP at the MCP path (with and without a trailing
-/// slash), legacy SSE at `/sse` + `/messages` and on a session-less GET of the MCP path, and the
+/// The guarded routes by path — relative to where the router is mounted, so it can be nested
+/// (`axum::Router::nest_service`): Streamable HTTP at the MCP path (with and without a trailing
+/// slash), legacy SSE at `/sse` + `…/messages` and on a session-less GET of the MCP path, and the
 /// extra routes layers added (REST, chat, metrics …). Anything else is 404.
 #[derive(Clone, Debug)]
 pub struct Routes {
@@ -108,6 +109,11 @@ impl Service<HttpRequest> for Routes {
         }
         if let Some(route) = self.extra.get(path).or_else(|| self.extra.get(trimmed)) {
             return Box::pin(route.clone().oneshot(req));
+        }
+        // Legacy SSE names its POST URL relative to the stream (`messages?session_id=…`), so a
+        // stream opened at `/mcp/` posts to `/mcp/messages`.
+        if trimmed.ends_with("/messages") {
+            return self.sse.call(req);
         }
         let resp = crate::server::plain(
             StatusCode::NOT_FOUND,

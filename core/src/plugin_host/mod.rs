@@ -31,7 +31,6 @@ mod plugin;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -48,7 +47,7 @@ pub use plugin::LoadedPlugin;
 
 use crate::envelope::{McpRequest, McpResponse};
 use crate::error::McpError;
-use crate::jsonrpc::notification_frame;
+use crate::outbound::Outbound;
 use crate::session::Downstream;
 use plugin::Outcome;
 
@@ -202,7 +201,7 @@ impl Run {
     where
         S: Service<McpRequest, Response = McpResponse, Error = McpError>,
     {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(NOTIFICATION_QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Outbound>(NOTIFICATION_QUEUE);
         let client = std::mem::replace(&mut req.ctx.downstream, Downstream::new(tx));
         let mut call = std::pin::pin!(inner.call(req));
         let mut open = true;
@@ -228,24 +227,22 @@ impl Run {
         &self,
         client: &Downstream,
         request: &Bytes,
-        frame: Bytes,
+        message: Outbound,
     ) -> Result<(), McpError> {
+        // What the plugin sees is the JSON-RPC message; anything else passes.
+        let Some(frame) = message.to_json() else {
+            client.send(message);
+            return Ok(());
+        };
         let input = context::notification_json(request, &frame);
         match self.hook(Hook::Notification, Bytes::from(input)).await? {
             Outcome::Continue => {
-                client.send_frame(frame);
+                client.send(message);
             }
             Outcome::ContinueWith(params) => {
                 self.expect_object(Hook::Notification, &params, "params")?;
-                #[derive(serde::Deserialize)]
-                struct M<'a> {
-                    #[serde(borrow)]
-                    method: Cow<'a, str>,
-                }
-                let method = serde_json::from_slice::<M<'_>>(&frame)
-                    .map(|m| m.method.into_owned())
-                    .unwrap_or_default();
-                client.send_frame(notification_frame(&method, Some(&params)));
+                let method = message.method().unwrap_or_default().to_owned();
+                client.send(Outbound::notification(&method, Some(&params)));
             }
             Outcome::Respond(_) | Outcome::Reject(_) => {
                 tracing::debug!(plugin = self.plugin.name(), "plugin dropped a notification");

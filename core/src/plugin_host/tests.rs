@@ -323,7 +323,8 @@ async fn notifications_pass_the_hook_in_order_and_before_the_response() {
     .await
     .expect("ok");
     let mut got = Vec::new();
-    while let Ok(frame) = rx.try_recv() {
+    while let Ok(message) = rx.try_recv() {
+        let frame = message.to_json().expect("a JSON-RPC message");
         let v: Value = serde_json::from_slice(&frame).expect("frame is JSON");
         got.push(v["params"]["progress"].clone());
     }

@@ -11,7 +11,25 @@ use serde_json::Value;
 use sse_stream::{Sse, SseStream};
 
 use super::json::{apply, chunked, chunked_at, cuts, edits, json_text, snippet, ws};
-use crate::server::body::sse_event;
+use crate::outbound::Outbound;
+use crate::server::body::{message_event, sse_event as encode};
+
+/// Frames as the transports used to queue them: empty for a keep-alive, `event: endpoint…`
+/// for legacy SSE's first event, otherwise a JSON-RPC message — encoded as the typed
+/// [`Outbound`] message each stands for.
+fn sse_event(frame: &[u8]) -> bytes::Bytes {
+    if frame.is_empty() {
+        return encode(&Outbound::KeepAlive);
+    }
+    if let Some(url) = std::str::from_utf8(frame)
+        .ok()
+        .and_then(|t| t.strip_prefix("event: endpoint\ndata: "))
+        .and_then(|t| t.strip_suffix("\n\n"))
+    {
+        return encode(&Outbound::Endpoint(url.into()));
+    }
+    message_event(frame)
+}
 
 /// Most items one decode may yield: more than the input has lines would mean a loop.
 fn item_bound(len: usize) -> usize {

@@ -1,5 +1,6 @@
-//! The response body of the HTTP transports: one JSON buffer, a stream of SSE events, or bytes
-//! passed through as they arrive (a proxied stream that is already framed).
+//! The response body of the HTTP transports: one JSON buffer, a stream of SSE events made from
+//! [`Outbound`] messages, or bytes passed through as they arrive (a proxied stream that is
+//! already framed).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +11,8 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use crate::outbound::Outbound;
+
 /// A stream was cut off by the gateway (its client stopped reading). Ending the body with an
 /// error makes hyper drop the connection and everything still queued for it.
 #[derive(Debug, thiserror::Error)]
@@ -18,9 +21,8 @@ pub struct CutOff;
 
 /// An HTTP response body: a whole buffer, or SSE events fed by a channel.
 ///
-/// On a stream, every JSON-RPC frame sent becomes `event: message` + `data: …`; an empty frame
-/// becomes a keep-alive comment; a frame starting with `event:` is sent as it is (already an
-/// SSE event, such as legacy SSE's `endpoint`).
+/// On a stream, every JSON-RPC message becomes `event: message` + `data: …`,
+/// [`Outbound::KeepAlive`] a comment, and [`Outbound::Endpoint`] legacy SSE's `endpoint` event.
 #[derive(Debug)]
 pub struct McpBody {
     kind: Kind,
@@ -29,7 +31,7 @@ pub struct McpBody {
 enum Kind {
     Full(Option<Bytes>),
     Sse {
-        rx: mpsc::Receiver<Bytes>,
+        rx: mpsc::Receiver<Outbound>,
         cut: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     },
     Raw(mpsc::Receiver<Bytes>),
@@ -61,8 +63,8 @@ impl McpBody {
             kind: Kind::Full(None),
         }
     }
-    /// An SSE stream of the frames sent into `rx`; it ends when every sender is gone.
-    pub fn sse(rx: mpsc::Receiver<Bytes>) -> Self {
+    /// An SSE stream of the messages sent into `rx`; it ends when every sender is gone.
+    pub fn sse(rx: mpsc::Receiver<Outbound>) -> Self {
         McpBody {
             kind: Kind::Sse { rx, cut: None },
         }
@@ -70,7 +72,7 @@ impl McpBody {
     /// Like [`McpBody::sse`], but when `cut` fires the body fails at once: the connection is
     /// dropped with whatever was still queued, instead of waiting for a client that does not
     /// read.
-    pub fn sse_until(rx: mpsc::Receiver<Bytes>, cut: CancellationToken) -> Self {
+    pub fn sse_until(rx: mpsc::Receiver<Outbound>, cut: CancellationToken) -> Self {
         McpBody {
             kind: Kind::Sse {
                 rx,
@@ -87,14 +89,20 @@ impl McpBody {
     }
 }
 
-/// Encodes one frame as an SSE event.
-pub fn sse_event(frame: &[u8]) -> Bytes {
-    if frame.is_empty() {
-        return Bytes::from_static(b": keep-alive\n\n");
+/// Encodes one message as an SSE event.
+pub fn sse_event(message: &Outbound) -> Bytes {
+    match message {
+        Outbound::KeepAlive => Bytes::from_static(b": keep-alive\n\n"),
+        Outbound::Endpoint(url) => Bytes::from(format!("event: endpoint\ndata: {url}\n\n")),
+        other => match other.to_json() {
+            Some(frame) => message_event(&frame),
+            None => Bytes::from_static(b": keep-alive\n\n"),
+        },
     }
-    if frame.starts_with(b"event:") {
-        return Bytes::copy_from_slice(frame);
-    }
+}
+
+/// `event: message` with one JSON-RPC frame as its data.
+pub fn message_event(frame: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(frame.len() + 24);
     out.put_slice(b"event: message\ndata: ");
     // JSON text carries no raw newline inside strings; whitespace newlines would split the event.

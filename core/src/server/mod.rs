@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::McpError;
 use crate::jsonrpc::error_frame;
+use crate::outbound::Outbound;
 
 pub use body::McpBody;
 pub use guard::{OriginGuard, OriginGuardLayer, OriginPolicy};
@@ -28,8 +29,9 @@ pub use streamable_http::{HttpOptions, StreamableHttpService};
 
 /// Errors a boxed body may carry.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The request body type of the HTTP plane (any body, boxed).
-pub type HttpBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// The request body type of the HTTP plane (any body, boxed; it need not be `Sync`, so hyper's
+/// and axum's bodies stream through without being buffered).
+pub type HttpBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 /// A request on the HTTP plane.
 pub type HttpRequest = Request<HttpBody>;
 /// The boxed, cloneable HTTP-plane service: HTTP-plane layers wrap it; it never fails (errors
@@ -40,10 +42,10 @@ pub type HttpService =
 /// Boxes any request body into an [`HttpRequest`].
 pub fn box_request<B>(req: Request<B>) -> HttpRequest
 where
-    B: Body<Data = Bytes> + Send + Sync + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    req.map(|b| b.map_err(Into::into).boxed())
+    req.map(|b| b.map_err(Into::into).boxed_unsync())
 }
 
 /// A plain-text response with `status`.
@@ -76,13 +78,13 @@ pub(crate) fn json(status: StatusCode, body: Bytes) -> Response<McpBody> {
     r
 }
 
-pub(crate) fn sse_response(rx: mpsc::Receiver<Bytes>) -> Response<McpBody> {
+pub(crate) fn sse_response(rx: mpsc::Receiver<Outbound>) -> Response<McpBody> {
     sse_with(McpBody::sse(rx))
 }
 
 /// An SSE response that fails (dropping the connection) when `cut` fires.
 pub(crate) fn sse_response_until(
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Outbound>,
     cut: CancellationToken,
 ) -> Response<McpBody> {
     sse_with(McpBody::sse_until(rx, cut))
@@ -132,11 +134,11 @@ pub(crate) fn admits(req_headers: &http::HeaderMap, media: &str) -> bool {
     !req_headers.contains_key(ACCEPT) || accepts(req_headers, media)
 }
 
-/// A complete SSE response carrying one event.
+/// A complete SSE response carrying one answer.
 pub(crate) fn one_event(frame: Bytes) -> Response<McpBody> {
     let (tx, rx) = mpsc::channel(1);
     // A fresh channel of one always has room.
-    let _ = tx.try_send(frame);
+    let _ = tx.try_send(Outbound::Response(frame));
     sse_response(rx)
 }
 
@@ -239,8 +241,8 @@ pub(crate) fn new_session_id() -> String {
 /// comments when idle. Returns when the client goes away, the session closes, or the client
 /// falls a whole queue behind (it is cut off rather than buffered without bound).
 pub(crate) async fn feed(
-    tx: &mpsc::Sender<Bytes>,
-    mut notifications: Option<broadcast::Receiver<Bytes>>,
+    tx: &mpsc::Sender<Outbound>,
+    mut notifications: Option<broadcast::Receiver<Outbound>>,
     keep_alive: Duration,
     closed: &CancellationToken,
     mut on_sent: impl FnMut(),
@@ -259,7 +261,7 @@ pub(crate) async fn feed(
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => { notifications = None; continue }
             },
-            _ = tick.tick() => Bytes::new(),
+            _ = tick.tick() => Outbound::KeepAlive,
             _ = tx.closed() => return,
             _ = closed.cancelled() => return,
         };

@@ -2,7 +2,7 @@
 //!
 //! `GET /sse` (or `GET /mcp` with no `Mcp-Session-Id` and `Accept: text/event-stream`, the
 //! spec's backwards-compatibility rule) opens a stream whose first event is `endpoint`, naming
-//! `/messages?session_id=…`. Messages POSTed there get 202 and their answers arrive on the
+//! `messages?session_id=…` relative to the stream's URL. Messages POSTed there get 202 and their answers arrive on the
 //! stream. Idle streams get keep-alive comments. The session lives exactly as long as its
 //! stream: when the client disconnects, the session is closed and forgotten, and a POST for it
 //! gets 404. The stream's queue is bounded: a client that stops reading is cut off.
@@ -27,6 +27,7 @@ use super::{Owner, accepted, plain, read_body, rpc_error, sse_response_until};
 use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::jsonrpc::Message;
+use crate::outbound::Outbound;
 use crate::session::{Downstream, Session, SessionInfo, TransportKind};
 
 /// How long an answer may wait for room in a slow client's queue before the client is cut off.
@@ -44,7 +45,7 @@ struct Inner {
     options: HttpOptions,
     messages_path: String,
     sessions: Mutex<HashMap<Arc<str>, Arc<SseSession>>>,
-    notifications: Option<broadcast::Sender<Bytes>>,
+    notifications: Option<broadcast::Sender<Outbound>>,
 }
 
 #[derive(Debug)]
@@ -52,16 +53,18 @@ struct SseSession {
     session: Arc<Session>,
     /// Who opened the stream: only they may post to it.
     owner: Owner,
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Outbound>,
 }
 
 impl SseService {
-    /// Legacy SSE over `dispatcher`; POSTs go to `messages_path` (usually `/messages`).
+    /// Legacy SSE over `dispatcher`; POSTs go to `messages_path`, named in the `endpoint`
+    /// event as given (usually the relative `messages`, which clients resolve against the
+    /// stream's URL: `/sse` → `/messages`, `/mcp/` → `/mcp/messages`, `/gw/sse` → `/gw/messages`).
     pub fn new(
         dispatcher: Dispatcher,
         options: HttpOptions,
         messages_path: impl Into<String>,
-        notifications: Option<broadcast::Sender<Bytes>>,
+        notifications: Option<broadcast::Sender<Outbound>>,
     ) -> Self {
         SseService {
             inner: Arc::new(Inner {
@@ -122,11 +125,8 @@ impl Inner {
             TransportKind::Sse,
         )));
         let (tx, rx) = mpsc::channel(self.options.stream_queue);
-        let endpoint = format!(
-            "event: endpoint\ndata: {}?session_id={sid}\n\n",
-            self.messages_path
-        );
-        if tx.try_send(Bytes::from(endpoint)).is_err() {
+        let endpoint = format!("{}?session_id={sid}", self.messages_path);
+        if tx.try_send(Outbound::Endpoint(endpoint.into())).is_err() {
             return plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "could not open the stream",
@@ -218,7 +218,12 @@ impl Inner {
                     let Some(frame) = dispatcher.request(&entry.session, r, inbound).await else {
                         return;
                     };
-                    if entry.tx.send_timeout(frame, SLOW_CLIENT).await.is_err() {
+                    if entry
+                        .tx
+                        .send_timeout(Outbound::Response(frame), SLOW_CLIENT)
+                        .await
+                        .is_err()
+                    {
                         tracing::info!(
                             "legacy SSE client does not read its stream; cutting it off"
                         );

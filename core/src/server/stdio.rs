@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{broadcast, mpsc};
@@ -18,6 +17,7 @@ use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::jsonrpc::{Message, error_frame};
 use crate::lines::{Line, LineCodec};
+use crate::outbound::Outbound;
 use crate::session::{Downstream, Session, SessionInfo, TransportKind};
 
 /// Longest accepted line.
@@ -26,7 +26,7 @@ const MAX_LINE: usize = 16 * 1024 * 1024;
 /// Serves MCP on the process's stdin/stdout until stdin closes or `shutdown` fires.
 pub async fn serve_stdio(
     dispatcher: Dispatcher,
-    notifications: Option<broadcast::Receiver<Bytes>>,
+    notifications: Option<broadcast::Receiver<Outbound>>,
     identity: Option<Identity>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -46,7 +46,7 @@ pub async fn serve<R, W>(
     reader: R,
     writer: W,
     dispatcher: Dispatcher,
-    mut notifications: Option<broadcast::Receiver<Bytes>>,
+    mut notifications: Option<broadcast::Receiver<Outbound>>,
     identity: Option<Identity>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()>
@@ -55,7 +55,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let session = Arc::new(Session::new(SessionInfo::new(None, TransportKind::Stdio)));
-    let (tx, rx) = mpsc::channel::<Bytes>(1024);
+    let (tx, rx) = mpsc::channel::<Outbound>(1024);
     let writer_task = tokio::spawn(crate::lines::write_lines(
         writer,
         rx,
@@ -72,7 +72,7 @@ where
                     Some(Ok(Line::Message(l))) => l,
                     Some(Ok(Line::TooLong)) => {
                         let e = crate::McpError::invalid_request(format!("message longer than {MAX_LINE} bytes"));
-                        let _ = tx.send(error_frame(None, &e)).await;
+                        let _ = tx.send(Outbound::Response(error_frame(None, &e))).await;
                         continue;
                     }
                     Some(Err(e)) => return Err(e),
@@ -83,7 +83,7 @@ where
                 let msg = match Message::parse(&line) {
                     Ok(m) => m,
                     Err(f) => {
-                        let _ = tx.send(error_frame(f.id.as_ref(), &f.error)).await;
+                        let _ = tx.send(Outbound::Response(error_frame(f.id.as_ref(), &f.error))).await;
                         continue;
                     }
                 };
@@ -95,7 +95,7 @@ where
                         let tx = tx.clone();
                         tasks.spawn(async move {
                             if let Some(frame) = dispatcher.request(&session, req, inbound).await {
-                                let _ = tx.send(frame).await;
+                                let _ = tx.send(Outbound::Response(frame)).await;
                             }
                         });
                     }

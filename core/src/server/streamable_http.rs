@@ -35,6 +35,7 @@ use crate::dispatcher::{Dispatcher, Inbound};
 use crate::envelope::Identity;
 use crate::error::{McpError, code};
 use crate::jsonrpc::{Message, Method};
+use crate::outbound::Outbound;
 use crate::session::{Downstream, Session, SessionInfo, TransportKind};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -79,7 +80,7 @@ struct Inner {
     dispatcher: Dispatcher,
     options: HttpOptions,
     sessions: Mutex<HashMap<Arc<str>, Arc<HttpSession>>>,
-    notifications: Option<broadcast::Sender<Bytes>>,
+    notifications: Option<broadcast::Sender<Outbound>>,
 }
 
 #[derive(Debug)]
@@ -89,7 +90,7 @@ struct HttpSession {
     owner: Owner,
     last_seen: Mutex<Instant>,
     /// The session's GET stream: where notifications go, and the token that ends it.
-    stream: Mutex<Option<(mpsc::Sender<Bytes>, CancellationToken)>>,
+    stream: Mutex<Option<(mpsc::Sender<Outbound>, CancellationToken)>>,
 }
 
 impl HttpSession {
@@ -111,7 +112,7 @@ impl StreamableHttpService {
     pub fn new(
         dispatcher: Dispatcher,
         options: HttpOptions,
-        notifications: Option<broadcast::Sender<Bytes>>,
+        notifications: Option<broadcast::Sender<Outbound>>,
     ) -> Self {
         let inner = Arc::new(Inner {
             dispatcher,
@@ -283,7 +284,7 @@ impl Inner {
             let session = hs.session.clone();
             tokio::spawn(async move {
                 if let Some(frame) = dispatcher.request(&session, req, inbound).await {
-                    let _ = tx.send(frame).await;
+                    let _ = tx.send(Outbound::Response(frame)).await;
                 }
             });
             return sse_response(rx);
@@ -381,7 +382,7 @@ impl Inner {
                 let closed = tx.clone();
                 tokio::select! {
                     frame = dispatcher.request(&session, req, inbound) => {
-                        if let Some(frame) = frame { let _ = tx.send(frame).await; }
+                        if let Some(frame) = frame { let _ = tx.send(Outbound::Response(frame)).await; }
                     }
                     _ = closed.closed() => session.close(),
                 }
@@ -503,8 +504,8 @@ impl Answer {
 /// Feeds one session's GET stream and forgets it when the stream ends.
 async fn feed_stream(
     hs: Arc<HttpSession>,
-    tx: mpsc::Sender<Bytes>,
-    notifications: Option<broadcast::Receiver<Bytes>>,
+    tx: mpsc::Sender<Outbound>,
+    notifications: Option<broadcast::Receiver<Outbound>>,
     keep_alive: Duration,
     cut: CancellationToken,
 ) {

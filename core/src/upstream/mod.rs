@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rmcp::model::{Implementation, ProtocolVersion, ServerCapabilities};
 use serde_json::value::RawValue;
 use tokio::sync::{broadcast, watch};
@@ -86,14 +85,14 @@ impl UpstreamStatus {
 }
 
 /// Something an upstream tells the aggregate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum UpstreamEvent {
     /// The upstream became ready, or went down: re-list everything.
     StatusChanged(Arc<str>),
     /// `notifications/tools/list_changed` and friends: re-list that kind.
     ListChanged(Arc<str>, ListKind),
-    /// `notifications/resources/updated`, passed on to clients as is.
-    ResourceUpdated(Arc<str>, Bytes),
+    /// `notifications/resources/updated` with its params, passed on to clients as is.
+    ResourceUpdated(Arc<str>, Option<Arc<serde_json::value::RawValue>>),
 }
 
 /// Which list changed.

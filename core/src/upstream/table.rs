@@ -279,7 +279,7 @@ pub(crate) fn on_message(shared: &Arc<Shared>, link: &Link, bytes: &[u8]) {
             let _ = p.tx.send(reply);
         }
         Message::Notification { method, params } => {
-            on_notification(shared, method.as_str(), params.as_deref(), bytes)
+            on_notification(shared, method.as_str(), params.as_deref())
         }
         Message::Request(req) => {
             let frame = match req.method.as_str() {
@@ -326,7 +326,7 @@ fn upstream_error(raw: &RawValue) -> McpError {
     }
 }
 
-fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>, frame: &[u8]) {
+fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>) {
     let list = |kind| {
         let _ = shared
             .events
@@ -340,7 +340,7 @@ fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>
         "notifications/resources/updated" => {
             let _ = shared.events.send(UpstreamEvent::ResourceUpdated(
                 shared.name.clone(),
-                Bytes::copy_from_slice(frame),
+                params.map(|p| Arc::from(p.to_owned())),
             ));
         }
         "notifications/message" => {

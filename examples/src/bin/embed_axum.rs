@@ -5,30 +5,22 @@
 //! GET /hello         the app's own route
 //! /mcp               toolgate's MCP endpoint (Streamable HTTP), demo-server behind it
 //! GET /metrics       toolgate's Prometheus metrics
+//! /gw/…              the whole gateway again, nested: /gw/mcp, /gw/sse, /gw/metrics …
 //! ```
 //!
 //! The same two toolgate policy layers as `embed-hyper` (metrics and OpenTelemetry spans) run on
-//! the mounted endpoint. toolgate's router takes any body that is `Sync`; axum's is not, so the
-//! handler buffers the (bounded) request body first.
+//! the mounted endpoint. toolgate's router is a tower service over any request body, so it is
+//! mounted as it is: bodies stream through both ways, nothing is buffered by the app.
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use clap::Parser;
-use http::StatusCode;
-use http_body_util::Full;
 use opentelemetry::trace::TracerProvider as _;
-use toolgate::gateway::{GatewayBuilder, Router};
+use toolgate::gateway::GatewayBuilder;
 use toolgate::upstream::StdioSpec;
 use toolgate_telemetry::{Metrics, TelemetryGatewayExt, TracingConfig, otlp};
-use tower::ServiceExt;
-
-/// Largest MCP request body the app buffers (toolgate's own limit is 4 MiB).
-const MAX_BODY: usize = 4 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -64,12 +56,14 @@ async fn main() -> anyhow::Result<()> {
         .mcp_tracing(provider.tracer("embed-axum"))
         .build();
 
+    let router = gateway.router();
     let app = axum::Router::new()
         .route("/hello", get(|| async { "hello from the axum app\n" }))
-        .route("/mcp", any(mcp))
-        .route("/mcp/", any(mcp))
-        .route("/metrics", get(mcp))
-        .with_state(gateway.router());
+        .route_service("/mcp", router.clone())
+        .route_service("/mcp/", router.clone())
+        .route_service("/metrics", router.clone())
+        // Routes are relative to where the gateway is mounted.
+        .nest_service("/gw", router);
 
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     eprintln!("embed-axum listening on http://{}", listener.local_addr()?);
@@ -81,22 +75,4 @@ async fn main() -> anyhow::Result<()> {
     gateway.shutdown();
     tokio::task::spawn_blocking(move || provider.shutdown()).await??;
     Ok(())
-}
-
-/// Hands the request to toolgate's router.
-async fn mcp(State(router): State<Router>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response();
-        }
-    };
-    match router
-        .oneshot(Request::from_parts(parts, Full::new(bytes)))
-        .await
-    {
-        Ok(resp) => resp.map(Body::new),
-        Err(never) => match never {},
-    }
 }

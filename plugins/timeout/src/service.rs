@@ -57,12 +57,6 @@ impl<S> Timeout<S> {
     }
 }
 
-/// Whether a frame sent to the client is a progress notification. Frames are written by
-/// `toolgate::jsonrpc::notification_frame`, so the method appears verbatim.
-fn is_progress(frame: &[u8]) -> bool {
-    memchr::memmem::find(frame, br#""method":"notifications/progress""#).is_some()
-}
-
 impl<S> Service<McpRequest> for Timeout<S>
 where
     S: Service<McpRequest, Response = McpResponse, Error = McpError>,
@@ -97,8 +91,8 @@ where
         let progress = deadline.max_total().map(|_| {
             let last = Arc::new(AtomicU64::new(NO_PROGRESS));
             let seen = last.clone();
-            req.ctx.downstream = req.ctx.downstream.clone().observed(move |frame| {
-                if is_progress(frame) {
+            req.ctx.downstream = req.ctx.downstream.clone().observed(move |message| {
+                if message.is_progress() {
                     let at = u64::try_from(start.elapsed().as_nanos()).unwrap_or(NO_PROGRESS - 1);
                     seen.store(at, Ordering::Relaxed);
                 }
@@ -114,21 +108,5 @@ where
             server,
         };
         ResponseFuture::timed(self.inner.call(req), timing)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_progress;
-
-    #[test]
-    fn progress_frames_are_recognised() {
-        let raw =
-            serde_json::value::RawValue::from_string(r#"{"progressToken":1,"progress":1}"#.into())
-                .expect("raw");
-        let frame = toolgate::jsonrpc::notification_frame("notifications/progress", Some(&raw));
-        assert!(is_progress(&frame));
-        let frame = toolgate::jsonrpc::notification_frame("notifications/message", Some(&raw));
-        assert!(!is_progress(&frame));
     }
 }

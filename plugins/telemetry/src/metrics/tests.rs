@@ -122,7 +122,11 @@ async fn the_route_serves_prometheus_text_and_only_get() {
         .with_label_values(&["demo"])
         .set(1);
     let mut route = MetricsRoute::new(metrics.clone(), None);
-    let get = HttpRequest::new(http_body_util::Empty::new().map_err(|e| match e {}).boxed());
+    let get = HttpRequest::new(
+        http_body_util::Empty::new()
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
     let resp = route
         .ready()
         .await
@@ -143,7 +147,11 @@ async fn the_route_serves_prometheus_text_and_only_get() {
         "{text}"
     );
 
-    let mut post = HttpRequest::new(http_body_util::Empty::new().map_err(|e| match e {}).boxed());
+    let mut post = HttpRequest::new(
+        http_body_util::Empty::new()
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
     *post.method_mut() = http::Method::POST;
     let resp = route.call(post).await.expect("infallible");
     assert_eq!(resp.status(), http::StatusCode::METHOD_NOT_ALLOWED);
