@@ -230,7 +230,14 @@ async fn embed_axum_nests_the_gateway_and_streams_large_answers() -> anyhow::Res
             .is_some_and(|t| !t.is_empty()),
         "tools through the nested legacy endpoint: {listed}"
     );
-    let metrics = send(Method::GET, &format!("{base}/gw/metrics"), None, &[], Bytes::new()).await?;
+    let metrics = send(
+        Method::GET,
+        &format!("{base}/gw/metrics"),
+        None,
+        &[],
+        Bytes::new(),
+    )
+    .await?;
     assert_eq!(metrics.status, StatusCode::OK, "{}", metrics.describe());
     Ok(())
 }

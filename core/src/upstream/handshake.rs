@@ -8,7 +8,8 @@ use rmcp::model::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::table::{self, Link};
+use super::link::Link;
+use super::table;
 use super::{ReadyInfo, Shared, unavailable};
 use crate::error::McpError;
 use crate::jsonrpc::{notification_frame, to_raw};

@@ -9,6 +9,7 @@
 
 mod deadline;
 mod handshake;
+mod link;
 pub mod remote;
 pub mod sse;
 pub mod stdio;
@@ -29,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::envelope::{McpRequest, McpResponse};
 use crate::error::{ErrorKind, McpError};
 use crate::session::Downstream;
-use table::{Link, RequestTable};
+use link::Link;
+use table::RequestTable;
 
 pub use deadline::{Deadline, DeadlineLayer};
 pub use remote::{HttpSpec, check_spec};

@@ -14,8 +14,9 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::Full;
 
+use super::link::{BoxFuture, Connection, Link, Reply};
 use super::remote::{self, HttpClient, HttpSpec, is_event_stream, read_snippet};
-use super::table::{self, Link};
+use super::table;
 use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
 use crate::error::{ErrorKind, McpError};
 
@@ -71,6 +72,28 @@ impl SseLink {
                 shared.name
             ),
         ))
+    }
+}
+
+/// Requests are POSTed to the endpoint; every answer arrives on the stream.
+impl Connection for SseLink {
+    fn send_request<'a>(
+        &'a self,
+        shared: &'a Arc<Shared>,
+        _link: &'a Link,
+        _id: i64,
+        frame: Bytes,
+        headers: &'a HeaderMap,
+    ) -> BoxFuture<'a, Result<Option<Reply>, McpError>> {
+        Box::pin(async move { self.post(shared, frame, headers).await.map(|()| None) })
+    }
+
+    fn deliver<'a>(&'a self, shared: &'a Arc<Shared>, frame: Bytes) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.post(shared, frame, &HeaderMap::new()).await {
+                tracing::debug!(upstream = %shared.name, error = %e, "could not send a message");
+            }
+        })
     }
 }
 
@@ -183,11 +206,11 @@ async fn run_once(
         Ok(e) => e,
         Err(reason) => return Some(reason),
     };
-    let link = Link::Sse(Arc::new(SseLink {
+    let link = Link::new(SseLink {
         client: client.clone(),
         endpoint,
         headers: headers.clone(),
-    }));
+    });
 
     let reader = {
         let link = link.clone();

@@ -19,7 +19,8 @@ use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 
-use super::table::{self, Link};
+use super::link::{Link, Pipe};
+use super::table;
 use super::{Backoff, Shared, UpstreamStatus, handshake};
 use crate::lines::{Line, LineCodec};
 
@@ -81,7 +82,7 @@ async fn run_once(shared: &Arc<Shared>, spec: &StdioSpec, backoff: &mut Backoff)
         rx,
         shared.shutdown.clone(),
     ));
-    let link = Link::Stdio(tx);
+    let link = Link::new(Pipe(tx));
     // The reader ending (EOF, or a read error) is the upstream's death even if the process
     // lives on: nothing it answers can reach us any more.
     let reader = read_loop(shared.clone(), link.clone(), stdout);

@@ -19,10 +19,12 @@ use hyper::body::Incoming;
 use parking_lot::RwLock;
 use tokio_util::sync::CancellationToken;
 
+use super::link::{BoxFuture, Connection, Link, Reply};
 use super::remote::{self, HttpClient, HttpSpec, is_event_stream, read_snippet};
-use super::table::{self, Link};
+use super::table;
 use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
 use crate::error::{ErrorKind, McpError};
+use crate::jsonrpc::Message;
 
 /// Largest JSON answer accepted from an upstream.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -106,7 +108,11 @@ impl HttpLink {
         }
     }
 
-    /// POSTs a request and reads its whole answer, routing every message in it.
+    /// POSTs a request and reads its answer. The response to it goes straight back to the
+    /// caller; other messages on the way (progress, notifications) are routed through the
+    /// table. An SSE answer is read on in the background after the response — bounded in time
+    /// and size — so that the connection is finished and goes back to the pool (dropping an
+    /// unread body would close it, and the next call would open a new one).
     pub(crate) async fn post_request(
         &self,
         shared: &Arc<Shared>,
@@ -114,7 +120,7 @@ impl HttpLink {
         id: i64,
         frame: Bytes,
         headers: &HeaderMap,
-    ) -> Result<(), McpError> {
+    ) -> Result<Option<Reply>, McpError> {
         let mut req = self.request(Method::POST, frame)?;
         if !headers.is_empty() {
             req.headers_mut().extend(headers.clone());
@@ -141,23 +147,36 @@ impl HttpLink {
         if is_event_stream(resp.headers()) {
             let mut events = sse_stream::SseStream::new(resp.into_body());
             while let Some(event) = events.next().await {
-                match event {
-                    Ok(ev) => {
-                        if let Some(data) = ev.data.as_deref()
-                            && !data.trim().is_empty()
-                        {
-                            table::on_message(shared, link, data.as_bytes());
-                        }
-                        if !shared.table.contains(id) {
-                            return Ok(());
-                        }
-                    }
+                let data = match event {
+                    Ok(ev) => ev.data,
                     Err(e) => {
                         return Err(unavailable(
                             shared,
                             format_args!("broke its event stream: {e}"),
                         ));
                     }
+                };
+                let Some(data) = data.filter(|d| !d.trim().is_empty()) else {
+                    continue;
+                };
+                let msg = match Message::parse(data.as_bytes()) {
+                    Ok(msg) => msg,
+                    Err(e) => {
+                        tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");
+                        continue;
+                    }
+                };
+                match table::reply_to(msg, id) {
+                    Ok(reply) => {
+                        tokio::spawn(drain(shared.clone(), link.clone(), events));
+                        return Ok(Some(reply));
+                    }
+                    Err(other) => table::on_parsed(shared, link, other),
+                }
+                if !shared.table.contains(id) {
+                    // Answered some other way (cancelled, failed): the rest is not ours to wait for.
+                    tokio::spawn(drain(shared.clone(), link.clone(), events));
+                    return Ok(None);
                 }
             }
         } else {
@@ -167,7 +186,15 @@ impl HttpLink {
                 .map_err(|e| unavailable(shared, format_args!("sent an unreadable answer: {e}")))?
                 .to_bytes();
             if !body.is_empty() {
-                table::on_message(shared, link, &body);
+                match Message::parse(&body) {
+                    Ok(msg) => match table::reply_to(msg, id) {
+                        Ok(reply) => return Ok(Some(reply)),
+                        Err(other) => table::on_parsed(shared, link, other),
+                    },
+                    Err(e) => {
+                        tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");
+                    }
+                }
             }
         }
         if shared.table.contains(id) {
@@ -181,7 +208,7 @@ impl HttpLink {
                 ),
             ));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// POSTs a notification or response (expects 202).
@@ -202,7 +229,7 @@ impl HttpLink {
 
     /// Listens on the GET stream for server-initiated messages until the session ends.
     async fn listen(self: Arc<Self>, shared: Arc<Shared>) {
-        let link = Link::Http(self.clone());
+        let link = Link::from_arc(self.clone());
         let mut delay = Duration::from_millis(200);
         loop {
             let Ok(mut req) = self.request(Method::GET, Bytes::new()) else {
@@ -261,6 +288,50 @@ impl HttpLink {
     }
 }
 
+/// Most of an SSE answer read after its response, and for how long, before the connection is
+/// given up instead (a server that keeps a finished answer's stream open).
+const DRAIN_BYTES: usize = 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads what is left of an SSE answer after its response, routing any message in it, so that
+/// the connection ends cleanly and is reused.
+async fn drain<S>(shared: Arc<Shared>, link: Link, mut events: S)
+where
+    S: futures_util::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>> + Unpin,
+{
+    let read = async {
+        let mut seen = 0usize;
+        while let Some(Ok(ev)) = events.next().await {
+            if let Some(data) = ev.data.as_deref().filter(|d| !d.trim().is_empty()) {
+                seen += data.len();
+                table::on_message(&shared, &link, data.as_bytes());
+            }
+            if seen > DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}
+
+/// Requests are POSTed; the answer comes in the POST's own body (JSON or SSE).
+impl Connection for HttpLink {
+    fn send_request<'a>(
+        &'a self,
+        shared: &'a Arc<Shared>,
+        link: &'a Link,
+        id: i64,
+        frame: Bytes,
+        headers: &'a HeaderMap,
+    ) -> BoxFuture<'a, Result<Option<Reply>, McpError>> {
+        Box::pin(self.post_request(shared, link, id, frame, headers))
+    }
+
+    fn deliver<'a>(&'a self, shared: &'a Arc<Shared>, frame: Bytes) -> BoxFuture<'a, ()> {
+        Box::pin(self.post_message(shared, frame))
+    }
+}
+
 pub(crate) fn spawn_supervisor(shared: Arc<Shared>, spec: HttpSpec) {
     tokio::spawn(supervise(shared, spec));
 }
@@ -277,7 +348,7 @@ async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
     let mut backoff = Backoff::new(&shared.options);
     loop {
         let http = Arc::new(HttpLink::new(client.clone(), uri.clone(), headers.clone()));
-        let link = Link::Http(http.clone());
+        let link = Link::from_arc(http.clone());
         let reason = tokio::select! {
             r = handshake::initialize(&shared, &link) => match r {
                 Ok(info) => {

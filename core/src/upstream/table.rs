@@ -1,29 +1,27 @@
 //! The table of requests in flight on one upstream connection, and the code that routes what
 //! the upstream sends back: responses to their caller, progress to the caller's downstream,
-//! list changes to the aggregate, and answers to the few requests a server may send us.
+//! list changes to the aggregate, and answers to the few requests a server may send us. It
+//! knows connections only as a [`Link`]; no transport.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::sse::SseLink;
-use super::{ListKind, Shared, UpstreamEvent, streamable_http::HttpLink, unavailable};
+use super::link::{Link, Reply};
+use super::{ListKind, Shared, UpstreamEvent, unavailable};
 use crate::error::{ErrorKind, McpError};
 use crate::jsonrpc::{
     Message, RequestId, error_frame, notification_frame, request_frame, response_frame,
 };
 use crate::params::{RawParams, progress_token};
 use crate::session::Downstream;
-
-type Reply = Result<Box<RawValue>, McpError>;
 
 struct Pending {
     tx: oneshot::Sender<Reply>,
@@ -74,71 +72,6 @@ impl RequestTable {
             .lock()
             .get(&id)
             .map(|p| (p.downstream.clone(), p.progress_token.clone()))
-    }
-}
-
-/// How frames reach the upstream.
-#[derive(Clone, Debug)]
-pub(crate) enum Link {
-    /// A child's stdin writer.
-    Stdio(mpsc::Sender<Bytes>),
-    /// A Streamable HTTP session.
-    Http(Arc<HttpLink>),
-    /// A legacy SSE session: POSTs to its endpoint, answers on its stream.
-    Sse(Arc<SseLink>),
-}
-
-impl Link {
-    /// Sends a request frame. For stdio this queues it; for HTTP it POSTs it and reads the whole
-    /// answer (JSON or SSE), routing every message through [`on_message`].
-    async fn send_request(
-        &self,
-        shared: &Arc<Shared>,
-        id: i64,
-        frame: Bytes,
-        headers: &http::HeaderMap,
-    ) -> Result<(), McpError> {
-        match self {
-            Link::Stdio(tx) => tx
-                .send(frame)
-                .await
-                .map_err(|_| unavailable(shared, "closed its input")),
-            Link::Http(http) => http.post_request(shared, self, id, frame, headers).await,
-            Link::Sse(sse) => sse.post(shared, frame, headers).await,
-        }
-    }
-
-    /// Sends a notification or a response, without waiting.
-    pub(crate) fn send_message(&self, shared: &Arc<Shared>, frame: Bytes) {
-        match self {
-            // Queued in order on the pipe: nothing to wait for, no task needed.
-            Link::Stdio(tx) => queue_line(tx, shared, frame),
-            Link::Http(_) | Link::Sse(_) => {
-                let link = self.clone();
-                let shared = shared.clone();
-                tokio::spawn(async move { link.deliver(&shared, frame).await });
-            }
-        }
-    }
-
-    /// Sends a notification or a response and, on HTTP, waits until the server took it (so
-    /// that `notifications/initialized` is processed before the first request follows).
-    pub(crate) async fn deliver(&self, shared: &Arc<Shared>, frame: Bytes) {
-        match self {
-            Link::Stdio(tx) => queue_line(tx, shared, frame),
-            Link::Http(http) => http.post_message(shared, frame).await,
-            Link::Sse(sse) => {
-                if let Err(e) = sse.post(shared, frame, &http::HeaderMap::new()).await {
-                    tracing::debug!(upstream = %shared.name, error = %e, "could not send a message");
-                }
-            }
-        }
-    }
-}
-
-fn queue_line(tx: &mpsc::Sender<Bytes>, shared: &Shared, frame: Bytes) {
-    if tx.try_send(frame).is_err() {
-        tracing::debug!(upstream = %shared.name, "dropped a message: stdin queue full or closed");
     }
 }
 
@@ -224,10 +157,19 @@ pub(crate) async fn call(
             }
             r = &mut send, if !sent => {
                 sent = true;
-                if let Err(e) = r {
-                    guard.armed = false;
-                    shared.table.take(id);
-                    break Err(e);
+                match r {
+                    Ok(None) => {}
+                    // The answer came with the send: straight to the caller.
+                    Ok(Some(reply)) => {
+                        guard.armed = false;
+                        shared.table.take(id);
+                        break reply;
+                    }
+                    Err(e) => {
+                        guard.armed = false;
+                        shared.table.take(id);
+                        break Err(e);
+                    }
                 }
             }
             _ = cancel.cancelled() => {
@@ -255,13 +197,28 @@ pub(crate) fn rewrite_progress_token(
 
 /// Routes one message that arrived from the upstream.
 pub(crate) fn on_message(shared: &Arc<Shared>, link: &Link, bytes: &[u8]) {
-    let msg = match Message::parse(bytes) {
-        Ok(m) => m,
+    match Message::parse(bytes) {
+        Ok(msg) => on_parsed(shared, link, msg),
         Err(e) => {
             tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");
-            return;
         }
-    };
+    }
+}
+
+/// `msg` as the reply to request `id` (the answer in an HTTP POST's own body), or back when it
+/// is something else (then it goes to [`on_parsed`]).
+pub(crate) fn reply_to(msg: Message, id: i64) -> Result<Reply, Message> {
+    match msg {
+        Message::Response {
+            id: RequestId::Number(n),
+            outcome,
+        } if n == id => Ok(outcome.map_err(|raw| upstream_error(&raw))),
+        other => Err(other),
+    }
+}
+
+/// Routes one parsed message from the upstream.
+pub(crate) fn on_parsed(shared: &Arc<Shared>, link: &Link, msg: Message) {
     match msg {
         Message::Response { id, outcome } => {
             let RequestId::Number(n) = id else {
