@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::aggregate::Resolve;
 use crate::error::McpError;
 use crate::jsonrpc::{JsonRpcRequest, Method};
+use crate::route::{Resolve, Route};
 use crate::session::{Downstream, SessionInfo};
 
 /// Who is calling, as established by the HTTP plane (API key, JWT) or configured for stdio.
@@ -35,53 +35,6 @@ pub struct McpContext {
     pub cancel: CancellationToken,
     /// Anything a layer wants to hand to the next.
     pub extensions: http::Extensions,
-}
-
-/// Where a request's target leads: the upstream server that serves it and the item's name
-/// there. Decided once, by the gateway's routing step in front of every policy
-/// ([`McpRequest::route`]).
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// The upstream's configured name.
-    pub server: Arc<str>,
-    /// The item's name on that upstream (a resource keeps its URI).
-    pub original: Arc<str>,
-    /// What the aggregate needs to serve it, when the aggregate decided the route.
-    pub(crate) leaf: Option<Leaf>,
-}
-
-/// The aggregate's part of a route: which member, and the tool's argument check.
-#[derive(Debug, Clone)]
-pub(crate) struct Leaf {
-    pub(crate) upstream: usize,
-    pub(crate) arguments: Option<Arc<crate::aggregate::ArgumentCheck>>,
-    pub(crate) definition: Option<Arc<RawValue>>,
-}
-
-impl PartialEq for Route {
-    fn eq(&self, other: &Self) -> bool {
-        self.server == other.server && self.original == other.original
-    }
-}
-
-impl Eq for Route {}
-
-impl Route {
-    /// A route to `original` on `server`.
-    pub fn new(server: impl Into<Arc<str>>, original: impl Into<Arc<str>>) -> Self {
-        Route {
-            server: server.into(),
-            original: original.into(),
-            leaf: None,
-        }
-    }
-
-    /// The tool or prompt as `tools/list` / `prompts/list` shows it right now (exposed name),
-    /// when the gateway routed the request: for policies that check what is being called,
-    /// such as tool pinning.
-    pub fn definition(&self) -> Option<&RawValue> {
-        self.leaf.as_ref()?.definition.as_deref()
-    }
 }
 
 /// One client request on the MCP plane.

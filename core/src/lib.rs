@@ -6,6 +6,7 @@
 //! YAML/JSON file and [`gateway`] assembles everything. See `docs/architecture.md`.
 
 pub mod aggregate;
+mod arguments;
 pub mod config;
 pub mod dispatcher;
 pub mod envelope;
@@ -19,6 +20,7 @@ pub mod plugin_host;
 #[cfg(test)]
 mod proptests;
 pub mod registry;
+pub mod route;
 pub mod server;
 pub mod session;
 pub mod upstream;

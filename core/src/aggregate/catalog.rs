@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::arguments::ArgumentCheck;
+use crate::arguments::ArgumentCheck;
 
 /// One upstream's lists, as fetched (original names).
 #[derive(Debug, Default, Clone)]

@@ -9,7 +9,6 @@
 //! `notifications/*/list_changed`, and the aggregate tells every downstream session when a
 //! merged list changed (`refresh.rs`).
 
-mod arguments;
 mod catalog;
 mod refresh;
 mod routing;
@@ -26,15 +25,14 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
-pub(crate) use arguments::ArgumentCheck;
 pub use catalog::ToolFilter;
 use catalog::{Catalog, UpstreamLists};
 pub use routing::{Routing, RoutingLayer};
 
 use crate::envelope::McpService;
-pub use crate::envelope::Route;
 use crate::jsonrpc::Method;
 use crate::outbound::Outbound;
+pub use crate::route::{Resolve, Route};
 use crate::upstream::{Upstream, UpstreamStatus};
 
 /// Most pages fetched from one upstream for one list (a guard against endless cursors).
@@ -70,33 +68,9 @@ impl Member {
     }
 }
 
-/// Tells which upstream serves a request's target, and under which name: the [`Aggregate`]
-/// does it from its routing tables ([`Routing`] asks it once per request); tests and custom
-/// stacks may use a closure.
-pub trait Resolve: Send + Sync + 'static {
-    /// The server and original name behind `target` (a tool or prompt name as exposed, or a
-    /// resource URI) for `method`; `None` when nothing serves it.
-    fn resolve(&self, method: &Method, target: &str) -> Option<Route>;
-}
-
-impl std::fmt::Debug for dyn Resolve {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Resolve")
-    }
-}
-
 impl Resolve for Aggregate {
     fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
         Aggregate::resolve(self, method, target)
-    }
-}
-
-impl<F> Resolve for F
-where
-    F: Fn(&Method, &str) -> Option<Route> + Send + Sync + 'static,
-{
-    fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
-        self(method, target)
     }
 }
 
@@ -261,7 +235,7 @@ impl Aggregate {
         Some(Route {
             server,
             original,
-            leaf: Some(crate::envelope::Leaf {
+            leaf: Some(crate::route::Leaf {
                 upstream,
                 arguments,
                 definition,

@@ -9,7 +9,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::{Catalog, MergeInput, UpstreamLists};
-use super::{Aggregate, Inner, MAX_PAGES, arguments};
+use super::{Aggregate, Inner, MAX_PAGES};
+use crate::arguments;
 use crate::error::McpError;
 use crate::outbound::Outbound;
 use crate::session::Downstream;

@@ -9,8 +9,9 @@ use serde_json::value::RawValue;
 
 use tower::ServiceExt;
 
+use super::Aggregate;
 use super::catalog::{self, Catalog};
-use super::{Aggregate, arguments};
+use crate::arguments;
 use crate::envelope::{McpRequest, McpResponse};
 use crate::error::McpError;
 use crate::jsonrpc::Method;

@@ -1,0 +1,82 @@
+//! Routes: where a request's target leads (upstream server, original name), decided once by
+//! the gateway's routing step and read by every layer, and [`Resolve`], the table that decides
+//! it (the aggregate's, or a closure in tests and custom stacks).
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
+use crate::arguments::ArgumentCheck;
+use crate::jsonrpc::Method;
+
+/// Where a request's target leads: the upstream server that serves it and the item's name
+/// there. Decided once, by the gateway's routing step in front of every policy
+/// ([`McpRequest::route`](crate::McpRequest::route)).
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The upstream's configured name.
+    pub server: Arc<str>,
+    /// The item's name on that upstream (a resource keeps its URI).
+    pub original: Arc<str>,
+    /// What the aggregate needs to serve it, when the aggregate decided the route.
+    pub(crate) leaf: Option<Leaf>,
+}
+
+/// The aggregate's part of a route: which member, and the tool's argument check.
+#[derive(Debug, Clone)]
+pub(crate) struct Leaf {
+    pub(crate) upstream: usize,
+    pub(crate) arguments: Option<Arc<ArgumentCheck>>,
+    pub(crate) definition: Option<Arc<RawValue>>,
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        self.server == other.server && self.original == other.original
+    }
+}
+
+impl Eq for Route {}
+
+impl Route {
+    /// A route to `original` on `server`.
+    pub fn new(server: impl Into<Arc<str>>, original: impl Into<Arc<str>>) -> Self {
+        Route {
+            server: server.into(),
+            original: original.into(),
+            leaf: None,
+        }
+    }
+
+    /// The tool or prompt as `tools/list` / `prompts/list` shows it right now (exposed name),
+    /// when the gateway routed the request: for policies that check what is being called,
+    /// such as tool pinning.
+    pub fn definition(&self) -> Option<&RawValue> {
+        self.leaf.as_ref()?.definition.as_deref()
+    }
+}
+
+/// Tells which upstream serves a request's target, and under which name: the
+/// [`Aggregate`](crate::aggregate::Aggregate) does it from its routing tables
+/// ([`Routing`](crate::aggregate::Routing) asks it once per request); tests and custom stacks
+/// may use a closure.
+pub trait Resolve: Send + Sync + 'static {
+    /// The server and original name behind `target` (a tool or prompt name as exposed, or a
+    /// resource URI) for `method`; `None` when nothing serves it.
+    fn resolve(&self, method: &Method, target: &str) -> Option<Route>;
+}
+
+impl std::fmt::Debug for dyn Resolve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolve")
+    }
+}
+
+impl<F> Resolve for F
+where
+    F: Fn(&Method, &str) -> Option<Route> + Send + Sync + 'static,
+{
+    fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
+        self(method, target)
+    }
+}
