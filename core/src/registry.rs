@@ -58,6 +58,18 @@ impl LayerError {
     }
 }
 
+/// Why a config file could not become a gateway builder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigBuildError {
+    /// An upstream server's settings cannot work.
+    #[error(transparent)]
+    Server(#[from] crate::gateway::BuildError),
+    /// A `layers:` entry could not be built.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+}
+
 /// Parses a layer's settings into its typed config, with an error that names the layer.
 pub fn parse_config<T: DeserializeOwned>(layer: &str, config: Value) -> Result<T, LayerError> {
     serde_json::from_value(config)
@@ -119,7 +131,7 @@ impl Registry {
     pub fn builder(
         &self,
         config: &crate::config::Config,
-    ) -> Result<GatewayBuilder, crate::gateway::BuildError> {
+    ) -> Result<GatewayBuilder, ConfigBuildError> {
         let builder = GatewayBuilder::from_config(config)?;
         Ok(self.apply(&config.layers, &config.plugin_dirs, builder)?)
     }

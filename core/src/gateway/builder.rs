@@ -392,9 +392,6 @@ pub enum BuildError {
         /// What is wrong.
         message: String,
     },
-    /// A `layers:` entry could not be built.
-    #[error(transparent)]
-    Layer(#[from] crate::registry::LayerError),
 }
 
 impl GatewayBuilder {
