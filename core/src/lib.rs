@@ -26,6 +26,23 @@ pub mod session;
 pub mod upstream;
 
 pub use dispatcher::Dispatcher;
+
+/// What a Rust user composing a gateway needs in scope: `use toolgate::prelude::*;`.
+///
+/// Every policy is a plain `tower::Layer` ([`GatewayBuilder::layer`](gateway::GatewayBuilder::layer),
+/// [`ServiceBuilder::layer`](tower::ServiceBuilder::layer)); components made of several layers
+/// and routes (authentication, tracing, metrics, the OpenAI adapter) implement
+/// [`Install`](gateway::Install) and go in with
+/// [`GatewayBuilder::with`](gateway::GatewayBuilder::with). No extension trait is needed.
+pub mod prelude {
+    pub use crate::envelope::{Identity, McpContext, McpRequest, McpResponse, McpService};
+    pub use crate::error::{ErrorKind, McpError};
+    pub use crate::gateway::{Gateway, GatewayBuilder, Install, UpstreamTarget};
+    pub use crate::outbound::Outbound;
+    pub use crate::route::Route;
+    pub use crate::upstream::{HttpSpec, StdioSpec, UpstreamSpec};
+    pub use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+}
 pub use envelope::{Identity, McpContext, McpRequest, McpResponse, McpService};
 pub use error::{ErrorKind, McpError};
 pub use outbound::Outbound;

@@ -124,7 +124,8 @@ impl Inner {
 impl Aggregate {
     /// Merges `members` under `{name}{separator}{item}` (or unchanged names when `separator`
     /// is `None`, for a single upstream) and starts watching them. `page_size` 0 returns whole
-    /// lists.
+    /// lists. Spawns one refresher task per member: must run inside a tokio runtime (the tasks
+    /// stop when the aggregate is dropped).
     pub fn new(members: Vec<Member>, separator: Option<String>, page_size: usize) -> Aggregate {
         let (notifications, _) = broadcast::channel(256);
         let n = members.len();

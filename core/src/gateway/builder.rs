@@ -54,6 +54,21 @@ impl std::fmt::Debug for UpstreamEntry {
     }
 }
 
+/// Something that adds itself to a gateway in one go — HTTP-plane layers, MCP-plane layers,
+/// per-upstream layers and routes together — such as authentication with its metadata
+/// document, or tracing with its HTTP trace-context layer and its per-upstream client spans.
+/// Added with [`GatewayBuilder::with`]; a closure over the builder works too.
+pub trait Install {
+    /// Adds everything it consists of to `builder`.
+    fn install(self, builder: GatewayBuilder) -> GatewayBuilder;
+}
+
+impl<F: FnOnce(GatewayBuilder) -> GatewayBuilder> Install for F {
+    fn install(self, builder: GatewayBuilder) -> GatewayBuilder {
+        self(builder)
+    }
+}
+
 /// Builds a [`Gateway`].
 ///
 /// ```no_run
@@ -216,6 +231,13 @@ impl GatewayBuilder {
         self.upstream_options = o;
         self
     }
+    /// Adds `component` (see [`Install`]), in the order of the other calls: its layers sit where
+    /// a `layer` call at this point would.
+    #[must_use]
+    pub fn with(self, component: impl Install) -> Self {
+        component.install(self)
+    }
+
     /// Wraps the MCP-plane stack in `layer`; the first layer added is the outermost. Every
     /// request reaches it routed: [`McpRequest::route`](crate::McpRequest::route) says which
     /// upstream serves its target.

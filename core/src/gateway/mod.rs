@@ -24,7 +24,7 @@ use crate::envelope::McpService;
 use crate::server::{SseService, StreamableHttpService};
 
 pub use crate::upstream::UpstreamSpec;
-pub use builder::{BuildError, GatewayBuilder};
+pub use builder::{BuildError, GatewayBuilder, Install};
 pub use reload::Reloaded;
 use reload::RestartSettings;
 pub use router::{Router, Routes};

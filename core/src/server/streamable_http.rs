@@ -108,7 +108,8 @@ impl HttpSession {
 impl StreamableHttpService {
     /// An endpoint over `dispatcher`. `notifications` (usually
     /// [`Aggregate::subscribe`](crate::aggregate::Aggregate::subscribe)'s sender) feeds every
-    /// session's GET stream.
+    /// session's GET stream. Spawns the task that ends idle sessions: must run inside a tokio
+    /// runtime (the task stops when the service is dropped).
     pub fn new(
         dispatcher: Dispatcher,
         options: HttpOptions,

@@ -224,7 +224,8 @@ impl Upstream {
         }
     }
 
-    /// Starts an upstream and the supervisor that keeps it connected.
+    /// Starts an upstream and the supervisor that keeps it connected. Spawns the supervisor
+    /// task (and, for stdio, the child): must run inside a tokio runtime; `shutdown` stops it.
     pub fn start(
         name: &str,
         spec: UpstreamSpec,

@@ -22,12 +22,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use opentelemetry::trace::TracerProvider as _;
-use toolgate::gateway::GatewayBuilder;
-use toolgate::upstream::StdioSpec;
-use toolgate_auth::GatewayBuilderExt as _;
+use toolgate::prelude::*;
 use toolgate_auth::authn::{ApiKeys, Auth};
 use toolgate_ratelimit::{Dimension, Rate, RateLimitLayer, RateRule};
-use toolgate_telemetry::{TelemetryGatewayExt, TracingConfig, otlp};
+use toolgate_telemetry::{Tracing, TracingConfig, otlp};
 
 #[derive(Parser, Debug)]
 #[command(name = "custom-stack", about = "An MCP proxy composed in Rust")]
@@ -74,10 +72,11 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         // HTTP plane: no key, no MCP.
-        .auth(auth)
-        // MCP plane, outermost first: spans, then the limit (a rejected call is traced too),
-        // which reads each request's server from its route.
-        .mcp_tracing(provider.tracer("custom-stack"))
+        .with(auth)
+        // MCP plane, outermost first: spans (and a client span in the upstream's stack), then
+        // the limit (a rejected call is traced too), which reads each request's server from
+        // its route.
+        .with(Tracing::new(provider.tracer("custom-stack")))
         .layer(limit)
         .build();
 

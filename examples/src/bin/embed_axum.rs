@@ -20,7 +20,7 @@ use clap::Parser;
 use opentelemetry::trace::TracerProvider as _;
 use toolgate::gateway::GatewayBuilder;
 use toolgate::upstream::StdioSpec;
-use toolgate_telemetry::{Metrics, TelemetryGatewayExt, TracingConfig, otlp};
+use toolgate_telemetry::{Metrics, Tracing, TracingConfig, otlp};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,8 +52,8 @@ async fn main() -> anyhow::Result<()> {
                 ..Default::default()
             },
         )
-        .mcp_metrics(&metrics, "/metrics")
-        .mcp_tracing(provider.tracer("embed-axum"))
+        .with(metrics.served_at("/metrics"))
+        .with(Tracing::new(provider.tracer("embed-axum")))
         .build();
 
     let router = gateway.router();

@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use opentelemetry::trace::TracerProvider as _;
 use toolgate::gateway::{GatewayBuilder, Router};
 use toolgate::upstream::StdioSpec;
-use toolgate_telemetry::{Metrics, TelemetryGatewayExt, TracingConfig, otlp};
+use toolgate_telemetry::{Metrics, Tracing, TracingConfig, otlp};
 use tower::ServiceExt;
 
 #[derive(Parser, Debug)]
@@ -60,8 +60,8 @@ async fn main() -> anyhow::Result<()> {
                 ..Default::default()
             },
         )
-        .mcp_metrics(&metrics, "/metrics")
-        .mcp_tracing(provider.tracer("embed-hyper"))
+        .with(metrics.served_at("/metrics"))
+        .with(Tracing::new(provider.tracer("embed-hyper")))
         .build();
     let mcp = gateway.router();
 

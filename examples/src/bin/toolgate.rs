@@ -53,11 +53,7 @@ fn assemble(
     let openai = toolgate_openai::OpenAiOptions::default()
         .max_tool_rounds(max_tool_rounds)
         .max_body_bytes(config.server.max_body_bytes);
-    Ok(toolgate_openai::install(
-        builder,
-        &config.model_list,
-        openai,
-    ))
+    Ok(builder.with(toolgate_openai::OpenAi::new(&config.model_list, openai)))
 }
 
 /// Refuses to serve HTTP on a non-loopback address without authentication, unless the config

@@ -18,6 +18,13 @@ pub trait GatewayBuilderExt: Sized {
     fn authorize(self, policy: impl AccessPolicy) -> Self;
 }
 
+/// `builder.with(auth)`: the same as [`GatewayBuilderExt::auth`].
+impl toolgate::gateway::Install for Auth {
+    fn install(self, builder: GatewayBuilder) -> GatewayBuilder {
+        builder.auth(self)
+    }
+}
+
 impl GatewayBuilderExt for GatewayBuilder {
     fn auth(self, auth: Auth) -> Self {
         let mut b = self.authenticate(auth.layer());

@@ -130,6 +130,30 @@ pub fn install(
     b
 }
 
+/// The OpenAI adapter as one component, `builder.with(OpenAi::new(&models, options))`: the same
+/// routes as [`install`].
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    models: Vec<ModelEntry>,
+    options: OpenAiOptions,
+}
+
+impl OpenAi {
+    /// REST tool routes and chat completions for `models`.
+    pub fn new(models: &[ModelEntry], options: OpenAiOptions) -> Self {
+        OpenAi {
+            models: models.to_vec(),
+            options,
+        }
+    }
+}
+
+impl toolgate::gateway::Install for OpenAi {
+    fn install(self, builder: GatewayBuilder) -> GatewayBuilder {
+        install(builder, &self.models, self.options)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_util {
     //! A gateway whose MCP plane is a `tower-test` mock: tests answer its requests by hand.

@@ -91,6 +91,51 @@ impl TelemetryGatewayExt for GatewayBuilder {
     }
 }
 
+/// Tracing as one component, `builder.with(Tracing::new(tracer))`: the HTTP trace-context
+/// layer, the per-request `SERVER` span and every upstream's `CLIENT` spans (the same as
+/// [`TelemetryGatewayExt::mcp_tracing`]).
+#[derive(Debug, Clone)]
+pub struct Tracing {
+    tracer: SdkTracer,
+}
+
+impl Tracing {
+    /// Spans from `tracer`.
+    pub fn new(tracer: SdkTracer) -> Self {
+        Tracing { tracer }
+    }
+}
+
+impl toolgate::gateway::Install for Tracing {
+    fn install(self, builder: GatewayBuilder) -> GatewayBuilder {
+        builder.mcp_tracing(self.tracer)
+    }
+}
+
+/// Metrics as one component, `builder.with(metrics.served_at("/metrics"))`: the recording layer
+/// and the Prometheus route (the same as [`TelemetryGatewayExt::mcp_metrics`]).
+#[derive(Debug, Clone)]
+pub struct MetricsAt {
+    metrics: Metrics,
+    path: String,
+}
+
+impl Metrics {
+    /// These metrics, recorded by a layer and served as Prometheus text at `path`.
+    pub fn served_at(&self, path: impl Into<String>) -> MetricsAt {
+        MetricsAt {
+            metrics: self.clone(),
+            path: path.into(),
+        }
+    }
+}
+
+impl toolgate::gateway::Install for MetricsAt {
+    fn install(self, builder: GatewayBuilder) -> GatewayBuilder {
+        builder.mcp_metrics(&self.metrics, self.path)
+    }
+}
+
 /// Telemetry layers on a `tower::ServiceBuilder` over an MCP-plane service.
 pub trait TelemetryServiceBuilderExt<L> {
     /// Adds [`McpTraceLayer`].
