@@ -62,11 +62,6 @@ pub fn expand_env(input: &str) -> Result<String, ConfigError> {
         .map_err(|issue| ConfigError::new(issue.kind, issue.message, None, None, None))
 }
 
-/// Parses a duration the way the config file writes them (see [`Duration`]); zero is refused.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    (text.parse::<Duration>().and_then(Duration::positive)).map_err(|e| e.to_string())
-}
-
 /// A complete, validated gateway configuration.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
