@@ -294,14 +294,17 @@ fn rename_refs(schema: &mut Value, prefix: &str) {
 mod tests {
     use super::*;
 
+    // The settings are only parsed: the tests are about their errors.
     #[derive(serde::Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
     struct Settings {
         rules: Vec<Rule>,
     }
 
     #[derive(serde::Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
     struct Rule {
         per: Per,
         max: u32,

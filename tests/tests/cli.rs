@@ -136,7 +136,10 @@ async fn schema_accepts_the_full_example_and_names_every_layer() -> anyhow::Resu
         "tracing",
         "metrics",
     ] {
-        ensure!(names.contains(&layer), "no `use: {layer}` entry in {names:?}");
+        ensure!(
+            names.contains(&layer),
+            "no `use: {layer}` entry in {names:?}"
+        );
     }
     ensure!(
         schema.pointer("/$defs/Server/properties/layers").is_some(),
