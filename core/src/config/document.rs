@@ -15,10 +15,18 @@ use super::ConfigFormat;
 use super::error::{ConfigErrorKind, Issue, Problem};
 
 /// A configuration text and its syntax.
-#[derive(Debug)]
 pub(crate) struct Document {
     text: String,
     format: ConfigFormat,
+}
+
+/// Leaves the text out: it holds credentials.
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a value sits in the file: `mcp_servers.demo.args[1]`.

@@ -25,10 +25,17 @@ pub struct LayerSpec {
 
 /// Where a layer's settings sit in the config file: the document, and the key path of the
 /// settings (`layers[2]`, or `layers[2].config` for a native plugin).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Origin {
     doc: Option<Arc<Document>>,
     path: KeyPath,
+}
+
+/// Shows the key path only: the document's text holds credentials.
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Origin({})", self.path)
+    }
 }
 
 impl Origin {

@@ -1009,7 +1009,7 @@ fn schema_describes_both_forms() {
 #[test]
 fn debug_redacts_secrets() {
     let config = yaml_ok(
-        "mcp_servers:\n  s:\n    url: http://h/\n    auth_type: bearer_token\n    authentication_token: supersecret\n",
+        "mcp_servers:\n  s:\n    url: http://h/\n    auth_type: bearer_token\n    authentication_token: supersecret\n    layers: [{use: logging}]\nlayers: [{use: metrics}]\n",
     );
     let debug = format!("{config:?}");
     assert!(!debug.contains("supersecret"), "{debug}");
