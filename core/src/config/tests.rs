@@ -457,7 +457,8 @@ fn bad_values_name_key_and_line() {
     assert_eq!(err.line(), Some(5));
     assert_eq!(
         err.to_string(),
-        "mcp_servers.demo.transport at line 5: expected one of sse, http, streamable_http, stdio (found 'websocket')"
+        "mcp_servers.demo.transport at line 5: expected one of sse, http, streamable_http, \
+         streamable-http, stdio (found 'websocket')"
     );
 
     let url = yaml_err("mcp_servers:\n  demo:\n    url: ftp://example.com/x\n");
@@ -942,7 +943,7 @@ fn schema_describes_both_forms() {
         Some(&serde_json::Value::Bool(false))
     );
 
-    // The schema lists exactly the keys that the parser accepts.
+    // The schema lists the keys of a server entry and of `server:`.
     let definition_keys = |name: &str| -> BTreeSet<String> {
         schema
             .pointer(&format!("/$defs/{name}/properties"))
@@ -950,21 +951,50 @@ fn schema_describes_both_forms() {
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default()
     };
-    use super::de::accepted_keys;
-    let (top, server_keys, settings_keys) = accepted_keys();
     let set = |keys: &[&str]| {
         keys.iter()
             .map(|k| (*k).to_owned())
             .collect::<BTreeSet<_>>()
     };
     assert_eq!(
-        keys.iter()
-            .map(|k| (*k).to_owned())
-            .collect::<BTreeSet<_>>(),
-        set(top)
+        definition_keys("Server"),
+        set(&[
+            "command",
+            "args",
+            "env",
+            "cwd",
+            "url",
+            "transport",
+            "type",
+            "headers",
+            "static_headers",
+            "extra_headers",
+            "auth_type",
+            "authentication_token",
+            "description",
+            "allowed_tools",
+            "disallowed_tools",
+            "validate_arguments",
+            "session_mode",
+            "layers",
+        ])
     );
-    assert_eq!(definition_keys("Server"), set(server_keys));
-    assert_eq!(definition_keys("ServerSettings"), set(settings_keys));
+    assert_eq!(
+        definition_keys("ServerSettings"),
+        set(&[
+            "listen",
+            "mcp_path",
+            "separator",
+            "allowed_hosts",
+            "allowed_origins",
+            "max_body_bytes",
+            "session_idle_timeout",
+            "request_timeout",
+            "keep_alive",
+            "startup_grace",
+            "allow_unauthenticated",
+        ])
+    );
     // Every key is optional.
     for name in ["Server", "ServerSettings"] {
         assert_eq!(
@@ -979,7 +1009,7 @@ fn schema_describes_both_forms() {
 #[test]
 fn debug_redacts_secrets() {
     let config = yaml_ok(
-        "mcp_servers:\n  s:\n    url: http://h/\n    auth_type: bearer_token\n    authentication_token: supersecret\n",
+        "mcp_servers:\n  s:\n    url: http://h/\n    auth_type: bearer_token\n    authentication_token: supersecret\n    layers: [{use: logging}]\nlayers: [{use: metrics}]\n",
     );
     let debug = format!("{config:?}");
     assert!(!debug.contains("supersecret"), "{debug}");
@@ -1002,5 +1032,66 @@ fn layers_and_models_expand_the_environment_and_report_their_key() {
     assert_eq!(config.model_list[0].api_key.as_deref(), Some("sekret"));
     let bad = Config::from_str_with_env("layers:\n  - nope: 1\n", ConfigFormat::Yaml, env)
         .expect_err("no use/dylib");
-    assert!(bad.to_string().starts_with("layers at line 1: "), "{bad}");
+    assert!(
+        bad.to_string().starts_with("layers[0] at line 2: "),
+        "{bad}"
+    );
+}
+
+#[test]
+fn layer_entries_are_checked_where_they_are_written() {
+    let dylib = yaml_err(
+        "plugin_dirs: [p]\nlayers:\n  - use: metrics\n  - dylib: p/libx.so\n    sha265: abc\n",
+    );
+    assert_eq!(dylib.kind(), ConfigErrorKind::UnknownKey);
+    assert_eq!(
+        dylib.to_string(),
+        "unknown key 'sha265' in layers[1] at line 5; expected one of dylib, sha256, config \
+         (did you mean 'sha256'?)"
+    );
+    let hash = yaml_err("layers:\n  - dylib: x\n    sha256: zz\n");
+    assert_eq!(hash.line(), Some(3), "{hash}");
+    assert!(hash.to_string().contains("64 hex"), "{hash}");
+    let both = yaml_err("layers:\n  - use: a\n    dylib: b\n");
+    assert_eq!(both.kind(), ConfigErrorKind::Conflict);
+    assert_eq!(both.key_path(), Some("layers[0].dylib"));
+    assert_eq!(both.line(), Some(3));
+    let name = yaml_err("layers:\n  - use: [a]\n");
+    assert_eq!(name.key_path(), Some("layers[0].use"), "{name}");
+    let missing = yaml_err("layers:\n  - use: a\n    key: ${TG_TEST_UNSET_VAR_7}\n");
+    assert_eq!(missing.kind(), ConfigErrorKind::MissingVariable);
+    assert_eq!(missing.key_path(), Some("layers[0].key"));
+    assert_eq!(missing.line(), Some(3));
+    let twice = json_err("{\"layers\": [{\"use\": \"a\",\n \"k\": {\"x\": 1,\n \"x\": 2}}]}");
+    assert_eq!(twice.kind(), ConfigErrorKind::DuplicateKey);
+    assert_eq!(twice.line(), Some(3), "{twice}");
+    assert_eq!(twice.key_path(), Some("layers[0].k.x"));
+}
+
+#[test]
+fn servers_have_their_own_layers() {
+    let config = yaml_ok(
+        "mcp_servers:\n  a:\n    command: x\n    layers:\n      - use: timeout\n        timeout: 5s\n  b:\n    command: y\n",
+    );
+    let layers = &server(&config, "a").layers;
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0].source, LayerSource::Builtin("timeout".into()));
+    assert_eq!(layers[0].config["timeout"], "5s");
+    assert!(server(&config, "b").layers.is_empty());
+    let bad = yaml_err("mcp_servers:\n  a:\n    command: x\n    layers:\n      - {}\n");
+    assert_eq!(bad.key_path(), Some("mcp_servers.a.layers[0]"));
+    assert_eq!(bad.line(), Some(5), "{bad}");
+}
+
+#[test]
+fn choices_suggest_what_was_meant() {
+    let err = yaml_err("mcp_servers:\n  s:\n    command: x\n    session_mode: per_sesion\n");
+    assert_eq!(err.line(), Some(4));
+    assert!(
+        err.to_string()
+            .ends_with("(found 'per_sesion') (did you mean 'per_session'?)"),
+        "{err}"
+    );
+    let upper = yaml_ok("mcp_servers:\n  s:\n    url: http://h/mcp\n    transport: SSE\n");
+    assert_eq!(server(&upper, "s").transport.name(), "sse");
 }

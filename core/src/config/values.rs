@@ -1,12 +1,11 @@
-//! Parsers and checks for individual configuration values (durations, sizes, URLs,
-//! names, header names, host and origin patterns).
+//! Parsers and checks for individual configuration values (URLs, names, header names, host
+//! and origin patterns), and the "did you mean" hint.
 //!
 //! Each takes the value after environment expansion and returns an [`Issue`]
 //! describing what is wrong; the caller attaches the key path and line.
 
 use crate::server::guard::{parse_origin, split_host_port};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use super::error::Issue;
 
@@ -187,90 +186,6 @@ pub(crate) fn parse_origin_entry(value: String) -> Result<String, Issue> {
     }
 }
 
-const DURATION_HELP: &str = "expected a number of seconds, or a string such as \"30s\", \"5m\", \
-                             \"1h\", \"1h30m\" or \"500ms\"";
-
-/// A duration given as a whole number of seconds.
-pub(crate) fn duration_from_secs(secs: u64) -> Result<Duration, Issue> {
-    if secs == 0 {
-        return Err(Issue::invalid(format!(
-            "the duration must be greater than zero ({DURATION_HELP})"
-        )));
-    }
-    Ok(Duration::from_secs(secs))
-}
-
-/// Parses a duration string: whole seconds (`"30"`) or number-unit pairs with units
-/// `ms`, `s`, `m`, `h` (`"30s"`, `"5m"`, `"1h30m"`).
-pub(crate) fn parse_duration(value: String) -> Result<Duration, Issue> {
-    let text = value.trim();
-    let bad = || Issue::invalid(format!("invalid duration '{value}': {DURATION_HELP}"));
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return duration_from_secs(text.parse().map_err(|_| bad())?);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let part = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?),
-            "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(bad)?),
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    if total.is_zero() {
-        return Err(Issue::invalid(format!(
-            "the duration must be greater than zero ({DURATION_HELP})"
-        )));
-    }
-    Ok(total)
-}
-
-const SIZE_HELP: &str =
-    "expected a number of bytes, or a string such as \"4194304\", \"512KiB\", \"4MiB\" or \"1GiB\"";
-
-/// A size given as a whole number of bytes.
-pub(crate) fn size_from_u64(bytes: u64) -> Result<usize, Issue> {
-    if bytes == 0 {
-        return Err(Issue::invalid(format!(
-            "the size must be greater than zero ({SIZE_HELP})"
-        )));
-    }
-    usize::try_from(bytes).map_err(|_| Issue::invalid(format!("the size {bytes} is too large")))
-}
-
-/// Parses a size string: bytes, or a number with suffix `KiB`, `MiB` or `GiB`.
-pub(crate) fn parse_size(value: String) -> Result<usize, Issue> {
-    let text = value.trim();
-    let bad = || Issue::invalid(format!("invalid size '{value}': {SIZE_HELP}"));
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return Err(bad());
-    }
-    let number: u64 = text[..digits].parse().map_err(|_| bad())?;
-    let factor: u64 = match text[digits..].trim_start() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return Err(bad()),
-    };
-    size_from_u64(number.checked_mul(factor).ok_or_else(bad)?)
-}
-
 /// A close match for `word` among `candidates`, for "did you mean" hints.
 pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
@@ -309,34 +224,6 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s".into()), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m".into()), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h".into()), Ok(Duration::from_secs(3600)));
-        assert_eq!(
-            parse_duration("1h30m".into()),
-            Ok(Duration::from_secs(5400))
-        );
-        assert_eq!(
-            parse_duration("1500ms".into()),
-            Ok(Duration::from_millis(1500))
-        );
-        assert_eq!(parse_duration("45".into()), Ok(Duration::from_secs(45)));
-        for bad in ["", "s", "5x", "5 m", "-5s", "0s", "0", "1.5s"] {
-            assert!(parse_duration(bad.into()).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4MiB".into()), Ok(4 << 20));
-        assert_eq!(parse_size("512 KiB".into()), Ok(512 << 10));
-        assert_eq!(parse_size("100".into()), Ok(100));
-        assert!(parse_size("0".into()).is_err());
-        assert!(parse_size("4MB".into()).is_err());
-    }
 
     #[test]
     fn urls() {

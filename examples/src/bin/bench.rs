@@ -124,22 +124,11 @@ impl Scenario {
     }
 }
 
+/// A duration written as in config files (`10s`, `500ms`, `1m`, `2`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (text, 1.0)
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 10s, 500ms or 1m"))?;
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
+    (text.parse::<toolgate::config::Duration>())
+        .map(Duration::from)
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

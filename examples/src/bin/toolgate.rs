@@ -163,7 +163,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Schema) => {
             use std::io::Write as _;
-            let text = serde_json::to_string_pretty(&Config::json_schema())?;
+            let schema = registry(&TracingFactory::new()).config_schema();
+            let text = serde_json::to_string_pretty(&schema)?;
             let mut out = std::io::stdout().lock();
             // A closed pipe (`toolgate schema | head`) is not an error worth a panic.
             let _ = writeln!(out, "{text}");

@@ -14,7 +14,6 @@ use serde::de::DeserializeOwned;
 use crate::authn::jwt::{DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY};
 use crate::authn::{ApiKeys, Auth, JwtVerifier, ProtectedResourceMetadata};
 use crate::authz::{Matcher, Rule, Rules};
-use crate::duration::ConfigDuration;
 
 /// A setting that cannot work: says which key and what to write instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,13 +138,13 @@ pub struct JwtConfig {
     pub jwks_url: Option<String>,
     /// How often `jwks_url` is fetched again (default 5m).
     #[serde(default)]
-    pub jwks_refresh: Option<ConfigDuration>,
+    pub jwks_refresh: Option<toolgate::config::Duration>,
     /// The HS256 shared secret, at least 32 bytes (use `${VAR}`).
     #[serde(default)]
     pub hs256_secret: Option<String>,
     /// Clock-skew allowance for `exp` and `nbf` (default 60s).
     #[serde(default)]
-    pub leeway: Option<ConfigDuration>,
+    pub leeway: Option<toolgate::config::Duration>,
     /// Claims copied into the caller's identity, for `authorize` rules (`claim: {groups: x}`).
     #[serde(default)]
     pub claims_to_attributes: Vec<String>,
@@ -502,6 +501,23 @@ mod tests {
             {"name": "a", "key": "key-two-0123456789"}]}));
         assert!(e.contains("unique"), "{e}");
         assert!(auth_err(json!({})).contains("api_keys, jwt"));
+    }
+
+    #[test]
+    fn durations_are_seconds_and_unit_strings() {
+        let leeway = |v: serde_json::Value| {
+            parse::<JwtConfig>(json!({"issuer": "i", "audience": "a", "leeway": v}))
+                .map(|c| c.leeway.map(|d| d.0))
+        };
+        use std::time::Duration;
+        assert_eq!(leeway(json!(30)), Ok(Some(Duration::from_secs(30))));
+        assert_eq!(leeway(json!("1h30m")), Ok(Some(Duration::from_secs(5400))));
+        assert_eq!(leeway(json!("500ms")), Ok(Some(Duration::from_millis(500))));
+        assert_eq!(leeway(json!(0)), Ok(Some(Duration::ZERO)));
+        for bad in [json!("5 minutes"), json!("")] {
+            let e = leeway(bad).expect_err("not a duration");
+            assert!(e.to_string().contains("\"30s\""), "{e}");
+        }
     }
 
     #[test]

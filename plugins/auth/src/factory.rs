@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use toolgate::gateway::GatewayBuilder;
-use toolgate::registry::{LayerError, LayerFactory};
+use toolgate::registry::{LayerError, LayerFactory, parse_config};
 
 use crate::config::{AuthConfig, AuthorizeConfig};
 use crate::ext::GatewayBuilderExt;
@@ -27,8 +27,8 @@ impl LayerFactory for AuthFactory {
     }
 
     fn apply(&self, config: Value, builder: GatewayBuilder) -> Result<GatewayBuilder, LayerError> {
-        let auth = AuthConfig::from_value(config)
-            .and_then(|c| c.build())
+        let auth = parse_config::<AuthConfig>(AUTH, config)?
+            .build()
             .map_err(|e| LayerError::new(AUTH, e.to_string()))?;
         Ok(builder.auth(auth))
     }
@@ -49,8 +49,8 @@ impl LayerFactory for AuthorizeFactory {
     }
 
     fn apply(&self, config: Value, builder: GatewayBuilder) -> Result<GatewayBuilder, LayerError> {
-        let rules = AuthorizeConfig::from_value(config)
-            .and_then(|c| c.build())
+        let rules = parse_config::<AuthorizeConfig>(AUTHORIZE, config)?
+            .build()
             .map_err(|e| LayerError::new(AUTHORIZE, e.to_string()))?;
         Ok(builder.authorize(rules))
     }

@@ -34,7 +34,6 @@ pub mod attr;
 pub mod authn;
 pub mod authz;
 pub mod config;
-mod duration;
 pub mod ext;
 pub mod factory;
 

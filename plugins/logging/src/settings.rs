@@ -61,14 +61,19 @@ pub struct LoggingSettings {
     /// Log the request params too (secrets redacted, cut at `max_params_bytes`).
     #[serde(default)]
     pub params: bool,
-    /// Longest params text logged, in bytes.
-    #[serde(default = "default_max_params_bytes")]
+    /// Longest params text logged: bytes, or a size such as `2KiB`.
+    #[serde(default = "default_max_params_bytes", deserialize_with = "size")]
+    #[schemars(with = "toolgate::config::Size")]
     pub max_params_bytes: usize,
     /// More key fragments whose values are redacted (ignoring case, `-` and `_`), on top of
     /// `authorization`, `api_key`, `token`, `secret`, `password`, `cookie`, `credential` and
     /// friends.
     #[serde(default)]
     pub redact_keys: Vec<String>,
+}
+
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    toolgate::config::Size::deserialize(d).map(usize::from)
 }
 
 fn default_max_params_bytes() -> usize {

@@ -55,11 +55,11 @@ pub struct OtlpConfig {
     pub headers: BTreeMap<String, String>,
     /// How long one export may take (default 10s): seconds, or `500ms`, `10s`, `1m`.
     #[serde(default, deserialize_with = "duration")]
-    #[schemars(with = "Option<DurationText>")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub timeout: Option<Duration>,
     /// How often batches of finished spans are sent (default 5s, or `OTEL_BSP_SCHEDULE_DELAY`).
     #[serde(default, deserialize_with = "duration")]
-    #[schemars(with = "Option<DurationText>")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub schedule_delay: Option<Duration>,
 }
 
@@ -89,31 +89,9 @@ fn default_metrics_path() -> String {
     "/metrics".to_string()
 }
 
-/// A duration: whole seconds, or text like `500ms`, `10s`, `1m`, `1h30m`.
-#[derive(JsonSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-enum DurationText {
-    /// Seconds.
-    Seconds(u64),
-    /// `500ms`, `10s`, `1m`, `1h30m`.
-    Text(String),
-}
-
+/// A config duration (`3`, `"500ms"`, `"10s"`, `"1m"`); `validate` refuses zero.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-    match Option::<Raw>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::Seconds(s)) => Ok(Some(Duration::from_secs(s))),
-        Some(Raw::Text(t)) => toolgate::config::parse_duration(&t)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
+    Ok(Option::<toolgate::config::Duration>::deserialize(d)?.map(Duration::from))
 }
 
 impl TracingConfig {

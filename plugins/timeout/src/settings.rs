@@ -15,7 +15,6 @@
 //! Each level falls back to the one around it key by key: a tool without `max_total_timeout`
 //! takes its server's, a server without `timeout` the top level's.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -27,13 +26,13 @@ use serde::{Deserialize, Deserializer};
 pub struct TimeoutSettings {
     /// Deadline of every request through the layer; without it, only servers and tools listed
     /// below get one (and `server.request_timeout` bounds the rest).
-    #[serde(default, deserialize_with = "opt_duration")]
-    #[schemars(with = "Option<DurationSchema>")]
+    #[serde(default, deserialize_with = "positive")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub timeout: Option<Duration>,
     /// When set, each progress notification restarts `timeout`, but the request never runs
     /// longer than this in all. Without it progress does not extend the deadline.
-    #[serde(default, deserialize_with = "opt_duration")]
-    #[schemars(with = "Option<DurationSchema>")]
+    #[serde(default, deserialize_with = "positive")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub max_total_timeout: Option<Duration>,
     /// Per upstream server (by its name in `mcp_servers`).
     #[serde(default)]
@@ -45,12 +44,12 @@ pub struct TimeoutSettings {
 #[serde(deny_unknown_fields)]
 pub struct ServerTimeouts {
     /// Deadline of every request for this server.
-    #[serde(default, deserialize_with = "opt_duration")]
-    #[schemars(with = "Option<DurationSchema>")]
+    #[serde(default, deserialize_with = "positive")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub timeout: Option<Duration>,
     /// Progress extends the deadline up to this, in all.
-    #[serde(default, deserialize_with = "opt_duration")]
-    #[schemars(with = "Option<DurationSchema>")]
+    #[serde(default, deserialize_with = "positive")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub max_total_timeout: Option<Duration>,
     /// Per tool, by the server's own name for it (without the prefix).
     #[serde(default)]
@@ -62,59 +61,20 @@ pub struct ServerTimeouts {
 #[serde(deny_unknown_fields)]
 pub struct ToolTimeouts {
     /// Deadline of a call of this tool.
-    #[serde(default, deserialize_with = "opt_duration")]
-    #[schemars(with = "Option<DurationSchema>")]
+    #[serde(default, deserialize_with = "positive")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub timeout: Option<Duration>,
     /// Progress extends the deadline up to this, in all.
-    #[serde(default, deserialize_with = "opt_duration")]
-    #[schemars(with = "Option<DurationSchema>")]
+    #[serde(default, deserialize_with = "positive")]
+    #[schemars(with = "Option<toolgate::config::Duration>")]
     pub max_total_timeout: Option<Duration>,
 }
 
-/// A duration as the config file writes it: seconds, or `"30s"`, `"5m"`, `"1h30m"`, `"500ms"`.
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw<'a> {
-        Seconds(u64),
-        #[serde(borrow)]
-        Text(Cow<'a, str>),
-    }
-    let help =
-        "expected a number of seconds, or a string such as \"30s\", \"5m\", \"1h30m\" or \"500ms\"";
-    match Option::<Raw<'de>>::deserialize(d)
-        .map_err(|_| serde::de::Error::custom(format!("invalid duration: {help}")))?
-    {
-        None => Ok(None),
-        Some(Raw::Seconds(0)) => Err(serde::de::Error::custom(format!(
-            "the duration must be greater than zero ({help})"
-        ))),
-        Some(Raw::Seconds(s)) => Ok(Some(Duration::from_secs(s))),
-        Some(Raw::Text(t)) => toolgate::config::parse_duration(&t)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
-}
-
-/// JSON Schema of a config duration.
-struct DurationSchema;
-
-impl schemars::JsonSchema for DurationSchema {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "Whole seconds, or a string such as \"30s\", \"5m\", \"1h30m\", \"500ms\".",
-            "anyOf": [
-                {"type": "integer", "minimum": 1},
-                {"type": "string", "pattern": "^\\s*([0-9]+(ms|s|m|h))+\\s*$|^\\s*[0-9]+\\s*$"}
-            ]
-        })
-    }
+/// A deadline: a config duration (`30`, `"30s"`, `"1h30m"`, `"500ms"`), longer than zero.
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Option::<toolgate::config::Duration>::deserialize(d)?
+        .map(|d| d.positive().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 #[cfg(test)]
