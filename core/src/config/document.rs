@@ -97,6 +97,10 @@ impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, seg) in self.0.iter().enumerate() {
             match seg {
+                // An empty key is written so that the path still shows it.
+                Seg::Key(key) if key.is_empty() => {
+                    f.write_str(if i == 0 { "\"\"" } else { ".\"\"" })?
+                }
                 Seg::Key(key) if i == 0 => f.write_str(key)?,
                 Seg::Key(key) => write!(f, ".{key}")?,
                 Seg::Index(index) => write!(f, "[{index}]")?,
