@@ -91,6 +91,16 @@ impl LayerError {
         error
     }
 
+    /// An error about the entry `spec` itself rather than one of its settings, placed at the
+    /// entry's key path and line.
+    fn entry(spec: &LayerSpec, message: String) -> Self {
+        let problem = Problem::at(
+            &crate::config::KeyPath::default(),
+            crate::config::Issue::invalid(message),
+        );
+        LayerError::settings(&spec.describe(), problem).located(spec)
+    }
+
     /// Places a problem in the settings of `spec` in the config file.
     fn located(mut self, spec: &LayerSpec) -> Self {
         if let Some(problem) = self.0.settings.take() {
@@ -194,8 +204,38 @@ impl Registry {
         &self,
         config: &crate::config::Config,
     ) -> Result<GatewayBuilder, ConfigBuildError> {
-        let builder = GatewayBuilder::from_config(config)?;
-        Ok(self.apply(&config.layers, &config.plugin_dirs, builder)?)
+        let mut builder = GatewayBuilder::from_config(config)?;
+        builder = self.apply(&config.layers, &config.plugin_dirs, builder)?;
+        for (name, server) in &config.servers {
+            builder = self.apply_server(name, &server.layers, &config.plugin_dirs, builder)?;
+        }
+        Ok(builder)
+    }
+
+    /// Applies `layers` to the stack of upstream `server` only (its own `layers:`), in order,
+    /// the first outermost. The same factories as the top-level list; a layer that adds more
+    /// than MCP-plane layers (HTTP-plane layers, routes) is refused here.
+    pub fn apply_server(
+        &self,
+        server: &str,
+        layers: &[LayerSpec],
+        plugin_dirs: &[PathBuf],
+        mut builder: GatewayBuilder,
+    ) -> Result<GatewayBuilder, LayerError> {
+        for spec in layers {
+            let scope = self.apply(
+                std::slice::from_ref(spec),
+                plugin_dirs,
+                builder.server_scope(),
+            )?;
+            builder = builder.adopt_server_layers(server, scope).map_err(|why| {
+                LayerError::entry(
+                    spec,
+                    format!("cannot be a layer of server '{server}': {why}"),
+                )
+            })?;
+        }
+        Ok(builder)
     }
 
     /// The JSON Schema of a config file whose `layers:` (top-level and per server) name these

@@ -52,8 +52,9 @@ pub use error::{ConfigError, ConfigErrorKind};
 pub use extensions::{LayerSource, LayerSpec, ModelEntry};
 pub use units::{Duration, Size, UnitError};
 
+pub(crate) use document::KeyPath;
 pub(crate) use document::from_value;
-pub(crate) use error::Problem;
+pub(crate) use error::{Issue, Problem};
 
 /// Expands `${VAR}`, `${VAR:-default}`, `$$` and a whole-value `os.environ/VAR` from the
 /// process environment, as in config files (for command-line values such as headers).

@@ -28,18 +28,14 @@ pub(super) type RouteFn = Box<dyn FnOnce(&GatewayParts) -> HttpService + Send>;
 /// Wraps one upstream's stack, knowing which upstream it is.
 pub(super) type PerUpstreamFn =
     Arc<dyn Fn(&UpstreamTarget<'_>, McpService) -> McpService + Send + Sync>;
-/// Wraps the stack of one named upstream.
-pub(super) type ServerLayerFn = Arc<dyn Fn(McpService) -> McpService + Send + Sync>;
-
 /// One upstream as the builder keeps it.
-#[derive(Clone)]
 pub(super) struct UpstreamEntry {
     pub(super) name: String,
     pub(super) spec: UpstreamSpec,
     pub(super) filter: ToolFilter,
     pub(super) validate_arguments: bool,
     /// This server's own layers, outermost first.
-    pub(super) layers: Vec<ServerLayerFn>,
+    pub(super) layers: Vec<StackFn>,
 }
 
 impl std::fmt::Debug for UpstreamEntry {
@@ -272,9 +268,9 @@ impl GatewayBuilder {
     /// Adds `layer` to the stack of the upstream `server` only (a server's own `layers:` in
     /// the config); the first added is the outermost. Unknown servers are ignored.
     #[must_use]
-    pub fn server_layer<L>(mut self, server: &str, layer: L) -> Self
+    pub fn server_layer<L>(self, server: &str, layer: L) -> Self
     where
-        L: Layer<McpService> + Send + Sync + 'static,
+        L: Layer<McpService> + Send + 'static,
         L::Service: Service<crate::McpRequest, Response = crate::McpResponse, Error = crate::McpError>
             + Clone
             + Send
@@ -282,11 +278,67 @@ impl GatewayBuilder {
             + 'static,
         <L::Service as Service<crate::McpRequest>>::Future: Send + 'static,
     {
-        let wrap: ServerLayerFn = Arc::new(move |inner| McpService::new(layer.layer(inner)));
-        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
-            u.layers.push(wrap.clone());
+        self.server_stack(
+            server,
+            Box::new(move |inner| McpService::new(layer.layer(inner))),
+        )
+    }
+
+    fn server_stack(mut self, server: &str, wrap: StackFn) -> Self {
+        if let Some(u) = self.upstreams.iter_mut().find(|u| u.name == server) {
+            u.layers.push(wrap);
         }
         self
+    }
+
+    /// A builder for one server's own layers: the same upstreams and settings (for layers that
+    /// check the names and limits they are given), no layers yet. Layers added to it become
+    /// that server's with [`GatewayBuilder::adopt_server_layers`].
+    pub fn server_scope(&self) -> GatewayBuilder {
+        GatewayBuilder {
+            upstreams: self
+                .upstreams
+                .iter()
+                .map(|u| UpstreamEntry {
+                    name: u.name.clone(),
+                    spec: u.spec.clone(),
+                    filter: u.filter.clone(),
+                    validate_arguments: u.validate_arguments,
+                    layers: Vec::new(),
+                })
+                .collect(),
+            separator: self.separator.clone(),
+            page_size: self.page_size,
+            startup_grace: self.startup_grace,
+            mcp_path: self.mcp_path.clone(),
+            http: self.http.clone(),
+            origin: self.origin.clone(),
+            upstream_options: self.upstream_options.clone(),
+            ..GatewayBuilder::default()
+        }
+    }
+
+    /// Makes the MCP-plane layers added to `scope` (see [`GatewayBuilder::server_scope`]) the
+    /// next layers of upstream `server`'s own stack. Refused when `scope` got anything else
+    /// (HTTP-plane layers, routes, per-upstream layers): those exist once per gateway, not per
+    /// server.
+    pub fn adopt_server_layers(
+        self,
+        server: &str,
+        scope: GatewayBuilder,
+    ) -> Result<Self, &'static str> {
+        if !scope.http_stack.is_empty() || !scope.routes.is_empty() {
+            return Err(
+                "it adds HTTP-plane layers or routes, which exist once per gateway: list it in the top-level `layers:`",
+            );
+        }
+        if !scope.per_upstream.is_empty() {
+            return Err("it adds layers to every upstream: list it in the top-level `layers:`");
+        }
+        Ok(scope
+            .stack
+            .into_iter()
+            .fold(self, |b, wrap| b.server_stack(server, wrap)))
     }
 
     /// The names of the upstreams added so far, in order (for layers that check the server
@@ -340,7 +392,7 @@ impl GatewayBuilder {
         let settings = RestartSettings::of(&self);
         let members: Vec<Member> = self
             .upstreams
-            .iter()
+            .into_iter()
             .map(|u| {
                 let upstream = Upstream::start(
                     &u.name,
@@ -348,6 +400,7 @@ impl GatewayBuilder {
                     self.upstream_options.clone(),
                     shutdown.child_token(),
                 );
+                let (filter, validate_arguments) = (u.filter.clone(), u.validate_arguments);
                 let service = stacks::upstream_stack(
                     &upstream,
                     u,
@@ -357,8 +410,8 @@ impl GatewayBuilder {
                 Member {
                     upstream,
                     service,
-                    filter: u.filter.clone(),
-                    validate_arguments: u.validate_arguments,
+                    filter,
+                    validate_arguments,
                 }
             })
             .collect();

@@ -116,7 +116,7 @@ impl Gateway {
         let old = &self.inner.parts;
         old.aggregate.replace_stacks(stacks::upstream_stacks(
             &old.aggregate,
-            &builder.upstreams,
+            builder.upstreams,
             &builder.per_upstream,
             &builder.upstream_options,
         ));

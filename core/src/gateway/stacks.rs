@@ -43,7 +43,7 @@ pub(super) fn mcp_plane(stack: Vec<StackFn>, aggregate: &Aggregate) -> McpServic
 /// every upstream, then the hard deadline of one request, then the connection.
 pub(super) fn upstream_stack(
     upstream: &Upstream,
-    entry: &UpstreamEntry,
+    entry: UpstreamEntry,
     per_upstream: &[PerUpstreamFn],
     options: &UpstreamOptions,
 ) -> McpService {
@@ -64,7 +64,7 @@ pub(super) fn upstream_stack(
         service = wrap(&target, service);
     }
     // This server's own `layers:`, first listed outermost.
-    for wrap in entry.layers.iter().rev() {
+    for wrap in entry.layers.into_iter().rev() {
         service = wrap(service);
     }
     service
@@ -73,7 +73,7 @@ pub(super) fn upstream_stack(
 /// Every upstream's stack, in order, over the running connections (for reload).
 pub(super) fn upstream_stacks(
     aggregate: &Aggregate,
-    entries: &[UpstreamEntry],
+    mut entries: Vec<UpstreamEntry>,
     per_upstream: &[PerUpstreamFn],
     options: &UpstreamOptions,
 ) -> Vec<McpService> {
@@ -81,8 +81,11 @@ pub(super) fn upstream_stacks(
         .members()
         .iter()
         .map(
-            |m| match entries.iter().find(|e| e.name == m.upstream.name()) {
-                Some(entry) => upstream_stack(&m.upstream, entry, per_upstream, options),
+            |m| match entries.iter().position(|e| e.name == m.upstream.name()) {
+                Some(at) => {
+                    let entry = entries.swap_remove(at);
+                    upstream_stack(&m.upstream, entry, per_upstream, options)
+                }
                 None => m.service.clone(),
             },
         )
