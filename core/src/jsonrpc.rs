@@ -353,18 +353,7 @@ pub fn error_frame(id: Option<&RequestId>, error: &McpError) -> Bytes {
 
 /// `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}` with a numeric id (upstream side).
 pub fn request_frame(id: i64, method: &str, params: Option<&RawValue>) -> Bytes {
-    let plen = params.map_or(0, |p| p.get().len());
-    let mut out = Vec::with_capacity(64 + method.len() + plen);
-    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-    out.extend_from_slice(id.to_string().as_bytes());
-    out.extend_from_slice(br#","method":"#);
-    push_str(&mut out, method);
-    if let Some(p) = params {
-        out.extend_from_slice(br#","params":"#);
-        out.extend_from_slice(p.get().as_bytes());
-    }
-    out.push(b'}');
-    Bytes::from(out)
+    request_frame_with_id(&RequestId::Number(id), method, params)
 }
 
 /// `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}` with any id (a request to a client).
