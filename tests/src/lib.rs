@@ -11,6 +11,7 @@
 //! - [`python`] runs the official MCP Python SDK scripts in `tests/python/`.
 //! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
 //! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
+//! - [`tcp_counter`] forwards TCP connections and counts them (connection reuse).
 //! - the `fault-server` binary (`src/bin/fault-server.rs`, [`Upstream::fault`]) is a minimal
 //!   MCP stdio server that misbehaves on demand (hangs in `initialize`, writes invalid UTF-8,
 //!   closes its stdout…).
@@ -44,6 +45,7 @@ pub mod recorder;
 pub mod scratch;
 pub mod scripted_llm;
 pub mod sse;
+pub mod tcp_counter;
 
 use std::future::Future;
 use std::time::Duration;
