@@ -1,0 +1,94 @@
+//! The command line: which scenarios to run, for how long, at what concurrency, and where the
+//! binaries are.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "bench",
+    about = "Load generator: toolgate against a direct MCP server"
+)]
+pub(crate) struct Cli {
+    /// Concurrent workers, each with its own MCP session and connection.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) concurrency: u32,
+    /// Measured time per scenario, over all rounds (`10s`, `500ms`, `1m`; a bare number is
+    /// seconds).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) duration: Duration,
+    /// Load before a scenario's first slice of the window, not counted.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub(crate) warmup: Duration,
+    /// Slices the window is cut into; the scenarios take turns, one slice each per round.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) rounds: u32,
+    /// Scenarios to run, in this order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "direct,gateway-http,gateway-stdio"
+    )]
+    pub(crate) scenarios: Vec<Scenario>,
+    /// Where `toolgate` and `demo-server` are (default: this executable's directory).
+    #[arg(long)]
+    pub(crate) bin_dir: Option<PathBuf>,
+    /// Threads of the load generator's runtime (1 = a current-thread runtime).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) client_threads: u32,
+    /// Skip the idle-RSS measurement of the default gateway.
+    #[arg(long)]
+    pub(crate) no_idle_rss: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    Direct,
+    GatewayHttp,
+    GatewayStdio,
+}
+
+impl Scenario {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scenario::Direct => "direct",
+            Scenario::GatewayHttp => "gateway-http",
+            Scenario::GatewayStdio => "gateway-stdio",
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 10s, 500ms or 1m"))?;
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("soon").is_err());
+    }
+}
