@@ -42,6 +42,18 @@ pub(crate) struct Cli {
     /// Skip the idle-RSS measurement of the default gateway.
     #[arg(long)]
     pub(crate) no_idle_rss: bool,
+    /// `dist/index.js` of `@modelcontextprotocol/server-everything`, for the `everything-*`
+    /// scenarios (default: where `tests/interop/install.sh` puts it, in the workspace of this
+    /// executable or of the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) everything: Option<PathBuf>,
+    /// The node executable that runs server-everything.
+    #[arg(long, value_name = "PATH", default_value = "node")]
+    pub(crate) node: PathBuf,
+    /// Stay in the current network namespace instead of a private one (then `conns/1k` also
+    /// counts every other process's TCP connections).
+    #[arg(long)]
+    pub(crate) shared_netns: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +61,8 @@ pub(crate) enum Scenario {
     Direct,
     GatewayHttp,
     GatewayStdio,
+    EverythingDirect,
+    GatewayEverything,
 }
 
 impl Scenario {
@@ -57,6 +71,31 @@ impl Scenario {
             Scenario::Direct => "direct",
             Scenario::GatewayHttp => "gateway-http",
             Scenario::GatewayStdio => "gateway-stdio",
+            Scenario::EverythingDirect => "everything-direct",
+            Scenario::GatewayEverything => "gateway-everything",
+        }
+    }
+
+    /// Whether its upstream is server-everything (on node).
+    pub(crate) fn uses_everything(self) -> bool {
+        matches!(
+            self,
+            Scenario::EverythingDirect | Scenario::GatewayEverything
+        )
+    }
+
+    /// Whether the bench's calls go through a gateway.
+    pub(crate) fn through_gateway(self) -> bool {
+        self.direct_counterpart().is_some()
+    }
+
+    /// The scenario that reaches the same upstream without the gateway, if this one has a
+    /// gateway.
+    pub(crate) fn direct_counterpart(self) -> Option<Scenario> {
+        match self {
+            Scenario::Direct | Scenario::EverythingDirect => None,
+            Scenario::GatewayHttp | Scenario::GatewayStdio => Some(Scenario::Direct),
+            Scenario::GatewayEverything => Some(Scenario::EverythingDirect),
         }
     }
 }
@@ -90,5 +129,26 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn scenario_names_are_their_command_line_values() {
+        for scenario in Scenario::value_variants() {
+            let value = scenario.to_possible_value().expect("no variant is skipped");
+            assert_eq!(value.get_name(), scenario.name());
+        }
+    }
+
+    #[test]
+    fn the_default_scenarios_leave_out_server_everything() {
+        let cli = Cli::try_parse_from(["bench"]).expect("the defaults parse");
+        assert_eq!(
+            cli.scenarios,
+            [
+                Scenario::Direct,
+                Scenario::GatewayHttp,
+                Scenario::GatewayStdio
+            ]
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
@@ -23,6 +24,8 @@ pub(crate) struct Endpoint {
     addr: SocketAddr,
     host: HeaderValue,
     path: String,
+    /// TCP connections this process has opened to it.
+    connects: AtomicU64,
 }
 
 impl Endpoint {
@@ -41,13 +44,25 @@ impl Endpoint {
             addr,
             host: HeaderValue::from_str(authority.as_str())?,
             path: uri.path().to_owned(),
+            connects: AtomicU64::new(0),
         })
     }
 
-    pub(crate) async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-        let stream = tokio::net::TcpStream::connect(self.addr)
+    /// How many TCP connections this process has opened to the endpoint so far.
+    pub(crate) fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
+    }
+
+    /// A TCP connection to it, counted.
+    async fn tcp_connect(&self) -> anyhow::Result<tokio::net::TcpStream> {
+        self.connects.fetch_add(1, Ordering::Relaxed);
+        tokio::net::TcpStream::connect(self.addr)
             .await
-            .with_context(|| format!("connecting to {}", self.addr))?;
+            .with_context(|| format!("connecting to {}", self.addr))
+    }
+
+    pub(crate) async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+        let stream = self.tcp_connect().await?;
         stream.set_nodelay(true)?;
         let (sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -149,8 +164,14 @@ impl McpClient {
         Ok(())
     }
 
-    /// One `tools/call` of the echo tool; checks that `message` comes back.
-    pub(crate) async fn call_echo(&mut self, tool: &str, message: &str) -> anyhow::Result<()> {
+    /// One `tools/call` of the echo tool; checks that `message` comes back, after `prefix`
+    /// (server-everything answers `Echo: <message>`).
+    pub(crate) async fn call_echo(
+        &mut self,
+        tool: &str,
+        message: &str,
+        prefix: &str,
+    ) -> anyhow::Result<()> {
         let id = self.take_id();
         // `tool` and `message` are ours (no characters that JSON would escape).
         let answer = self
@@ -179,7 +200,10 @@ impl McpClient {
             ] if kind == "text" => text,
             other => bail!("expected one text content, got {other:?}"),
         };
-        ensure!(text == message, "sent {message:?}, got back {text:?}");
+        ensure!(
+            text.strip_prefix(prefix) == Some(message),
+            "sent {message:?}, expected {prefix:?} before it, got back {text:?}"
+        );
         Ok(())
     }
 
@@ -265,7 +289,7 @@ pub(crate) fn find_result<R: serde::de::DeserializeOwned>(
 
 /// `GET path` on a fresh connection: the status and the body.
 pub(crate) async fn get(endpoint: &Endpoint, path: &str) -> anyhow::Result<(StatusCode, Bytes)> {
-    let stream = tokio::net::TcpStream::connect(endpoint.addr).await?;
+    let stream = endpoint.tcp_connect().await?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await?;
     tokio::spawn(async move {

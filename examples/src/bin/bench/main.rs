@@ -47,6 +47,7 @@
 mod cli;
 mod client;
 mod measure;
+mod netns;
 mod procs;
 mod report;
 mod testbed;
@@ -59,6 +60,7 @@ use clap::Parser as _;
 
 use crate::cli::Cli;
 use crate::measure::{ScenarioResult, clock_ticks_per_second};
+use crate::netns::Namespace;
 use crate::procs::{Binaries, idle_gateway_rss};
 use crate::report::{print_ratios, print_table};
 use crate::testbed::Testbed;
@@ -69,6 +71,21 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread or child exists: this may re-execute the process.
+    let namespace = match netns::isolate(cli.shared_netns) {
+        Ok(namespace) => namespace,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Namespace::Shared(why) = &namespace
+        && !cli.shared_netns
+    {
+        eprintln!(
+            "bench: no private network namespace ({why}); conns/1k counts every process's TCP connections"
+        );
+    }
     let runtime = if cli.client_threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -89,7 +106,7 @@ fn main() -> ExitCode {
     // Dropping `run` on ctrl-c or SIGTERM drops the children it owns, which stops them.
     let outcome = runtime.block_on(async {
         tokio::select! {
-            r = run(cli) => r,
+            r = run(cli, namespace) => r,
             signal = stop_signal() => Err(anyhow::anyhow!("stopped by {signal}")),
         }
     });
@@ -119,8 +136,8 @@ async fn stop_signal() -> &'static str {
 }
 
 /// Runs every scenario and prints the report; `Ok(false)` when some call failed.
-async fn run(cli: Cli) -> anyhow::Result<bool> {
-    let bins = Binaries::locate(cli.bin_dir.as_deref())?;
+async fn run(cli: Cli, namespace: Namespace) -> anyhow::Result<bool> {
+    let bins = Binaries::locate(&cli)?;
     let clock_ticks = clock_ticks_per_second();
     println!(
         "bench: concurrency {}, warm-up {:?}, window {:?} in {} round(s), {} client thread(s); {} CPU(s), load average {}",
@@ -174,7 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         result.finish(testbed)?;
     }
     drop(testbeds);
-    print_table(&results);
+    print_table(&results, &namespace);
     print_ratios(&results);
 
     if !cli.no_idle_rss {

@@ -26,8 +26,20 @@ pub(crate) struct ScenarioResult {
     pub(crate) logs: Vec<String>,
     /// CPU clock ticks spent inside the window.
     pub(crate) ticks: CpuTicks,
+    /// TCP connections the upstream accepted inside the window.
+    upstream_conns: u64,
     /// At the end of the run.
     pub(crate) gateway_rss_kib: Option<u64>,
+}
+
+/// What is read at each edge of a slice.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Edge {
+    pub(crate) ticks: CpuTicks,
+    /// TCP connections accepted so far in this network namespace, by anyone.
+    pub(crate) passive_opens: u64,
+    /// TCP connections this process has opened so far to the scenario's endpoint.
+    pub(crate) bench_connects: u64,
 }
 
 /// CPU clock ticks of each side, and of the whole machine (busy, all CPUs).
@@ -50,8 +62,32 @@ impl ScenarioResult {
             sample_errors: Vec::new(),
             logs: Vec::new(),
             ticks: CpuTicks::default(),
+            upstream_conns: 0,
             gateway_rss_kib: None,
         }
+    }
+
+    /// Adds what happened between the edges of a slice that lasted `window`.
+    pub(crate) fn add_slice(&mut self, window: Duration, before: &Edge, after: &Edge) {
+        self.window += window;
+        let (a, b) = (&before.ticks, &after.ticks);
+        let t = &mut self.ticks;
+        if let (Some(a), Some(b)) = (a.gateway, b.gateway) {
+            *t.gateway.get_or_insert(0) += b.saturating_sub(a);
+        }
+        t.upstream += b.upstream.saturating_sub(a.upstream);
+        t.bench += b.bench.saturating_sub(a.bench);
+        t.machine += b.machine.saturating_sub(a.machine);
+        // Every connection accepted in the namespace is the upstream's, except the ones this
+        // process opened to a gateway (normally none: the workers' connections are opened
+        // before the first slice and kept; a failed call reopens one).
+        let accepted = after.passive_opens.saturating_sub(before.passive_opens);
+        let to_gateway = if self.scenario.through_gateway() {
+            after.bench_connects.saturating_sub(before.bench_connects)
+        } else {
+            0
+        };
+        self.upstream_conns += accepted.saturating_sub(to_gateway);
     }
 
     pub(crate) fn add(&mut self, stats: WorkerStats) {
@@ -88,6 +124,10 @@ impl ScenarioResult {
     pub(crate) fn per_call_us(&self, ticks: u64) -> Option<f64> {
         (self.calls() > 0)
             .then(|| ticks as f64 / self.clock_ticks as f64 * 1e6 / self.calls() as f64)
+    }
+    /// TCP connections the upstream accepted per 1,000 calls answered in the window.
+    pub(crate) fn conns_per_1k_calls(&self) -> Option<f64> {
+        (self.calls() > 0).then(|| self.upstream_conns as f64 * 1000.0 / self.calls() as f64)
     }
     /// Share of the machine's CPU capacity that other processes (and steal) used in the window.
     pub(crate) fn others_share(&self) -> Option<f64> {
@@ -177,6 +217,23 @@ pub(crate) fn machine_busy_ticks() -> anyhow::Result<u64> {
     Ok(busy)
 }
 
+/// TCP connections accepted so far in this network namespace: `Tcp: PassiveOpens` of
+/// `/proc/net/snmp` (the namespace of the reading process).
+pub(crate) fn passive_opens() -> anyhow::Result<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").context("reading /proc/net/snmp")?;
+    snmp_counter(&snmp, "Tcp", "PassiveOpens").context("/proc/net/snmp: no Tcp PassiveOpens")
+}
+
+/// A counter of `/proc/net/snmp`: each protocol has a line of names, then a line of values.
+fn snmp_counter(snmp: &str, protocol: &str, name: &str) -> Option<u64> {
+    let mut lines = snmp
+        .lines()
+        .filter_map(|l| l.strip_prefix(protocol)?.strip_prefix(':'));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let index = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(index)?.parse().ok()
+}
+
 pub(crate) fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
@@ -225,6 +282,23 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), Some(99));
         assert_eq!(percentile(&[7], 99.0), Some(7));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn snmp_counters_are_found_by_protocol_and_name() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n\
+                    Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens\n\
+                    Tcp: 1 200 120000 -1 26266 25001\n\
+                    Udp: InDatagrams\nUdp: 7\n";
+        assert_eq!(snmp_counter(snmp, "Tcp", "PassiveOpens"), Some(25001));
+        assert_eq!(snmp_counter(snmp, "Tcp", "ActiveOpens"), Some(26266));
+        assert_eq!(snmp_counter(snmp, "Udp", "PassiveOpens"), None);
+        assert_eq!(snmp_counter(snmp, "Icmp", "InMsgs"), None);
+    }
+
+    #[test]
+    fn this_namespace_has_a_passive_opens_counter() {
+        passive_opens().expect("/proc/net/snmp has Tcp PassiveOpens");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 
+use crate::cli::Cli;
 use crate::client::{Endpoint, wait_ready};
 use crate::measure::vm_rss_kib;
 
@@ -20,22 +21,40 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Stderr lines kept per child, shown when it fails to start.
 const TAIL_LINES: usize = 40;
 
+/// Where `dist/index.js` of server-everything is under a workspace, once
+/// `tests/interop/install.sh` has run there.
+const EVERYTHING_ENTRY: &str =
+    "target/interop/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+/// The node preload that makes express's `listen(PORT)` bind 127.0.0.1 only (the tests' copy).
+const LOOPBACK_PRELOAD: &str = include_str!("../../../../tests/interop/loopback-listen.cjs");
+
+/// The programs the scenarios run.
 #[derive(Debug)]
 pub(crate) struct Binaries {
     toolgate: PathBuf,
     pub(crate) demo_server: PathBuf,
+    /// Only when a scenario needs it.
+    everything: Option<Everything>,
+}
+
+/// How to run `@modelcontextprotocol/server-everything`.
+#[derive(Debug)]
+struct Everything {
+    node: PathBuf,
+    entry: PathBuf,
+    preload: TempFile,
 }
 
 impl Binaries {
-    pub(crate) fn locate(dir: Option<&Path>) -> anyhow::Result<Self> {
-        let dir = match dir {
-            Some(d) => d.to_owned(),
-            None => std::env::current_exe()
-                .context("cannot locate the bench executable")?
-                .parent()
-                .context("the bench executable has no directory")?
-                .to_owned(),
-        };
+    /// Finds `toolgate` and `demo-server` in `cli.bin_dir` (default: this executable's
+    /// directory), and server-everything if a chosen scenario runs it.
+    pub(crate) fn locate(cli: &Cli) -> anyhow::Result<Self> {
+        let exe_dir = std::env::current_exe()
+            .context("cannot locate the bench executable")?
+            .parent()
+            .context("the bench executable has no directory")?
+            .to_owned();
+        let dir = cli.bin_dir.clone().unwrap_or_else(|| exe_dir.clone());
         let find = |name: &str| -> anyhow::Result<PathBuf> {
             let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
             ensure!(
@@ -45,10 +64,46 @@ impl Binaries {
             );
             Ok(path)
         };
+        let everything = if cli.scenarios.iter().any(|s| s.uses_everything()) {
+            Some(Everything::locate(cli, &exe_dir)?)
+        } else {
+            None
+        };
         Ok(Binaries {
             toolgate: find("toolgate")?,
             demo_server: find("demo-server")?,
+            everything,
         })
+    }
+
+    /// Starts server-everything on Streamable HTTP; returns it and its `/mcp` URL.
+    pub(crate) async fn start_everything(&self) -> anyhow::Result<(Process, String)> {
+        let everything = self
+            .everything
+            .as_ref()
+            .context("server-everything was not located")?;
+        // It echoes the PORT it is given, so it has to be a real one: chosen here, and taken
+        // by someone else in between only by bad luck (then try another).
+        let mut last_error = None;
+        for _attempt in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .context("finding a free port")?
+                .port();
+            let mut command = Command::new(&everything.node);
+            command
+                .arg("--require")
+                .arg(everything.preload.path())
+                .arg(&everything.entry)
+                .arg("streamableHttp")
+                .env("PORT", port.to_string());
+            let mut process = Process::spawn("server-everything", command)?;
+            match process.wait_for_listening("listening on port ").await {
+                Ok(_) => return Ok((process, format!("http://127.0.0.1:{port}/mcp"))),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("server-everything did not start")))
     }
 
     pub(crate) async fn start_demo_http(&self) -> anyhow::Result<(Process, String)> {
@@ -85,6 +140,59 @@ impl Binaries {
     }
 }
 
+impl Everything {
+    /// `--everything`, else the installed copy in the workspace of this executable
+    /// (`<workspace>/target/release/bench`) or of the current directory; and a node that runs.
+    fn locate(cli: &Cli, exe_dir: &Path) -> anyhow::Result<Self> {
+        let entry = match &cli.everything {
+            Some(path) => {
+                ensure!(
+                    path.is_file(),
+                    "--everything {}: no such file (it is server-everything's dist/index.js)",
+                    path.display()
+                );
+                path.clone()
+            }
+            None => {
+                let mut candidates: Vec<PathBuf> = exe_dir
+                    .ancestors()
+                    .nth(2)
+                    .map(|root| root.join(EVERYTHING_ENTRY))
+                    .into_iter()
+                    .collect();
+                if let Ok(dir) = std::env::current_dir() {
+                    candidates.push(dir.join(EVERYTHING_ENTRY));
+                }
+                let found = candidates.iter().find(|p| p.is_file()).cloned();
+                found.with_context(|| {
+                    let looked: Vec<String> =
+                        candidates.iter().map(|p| p.display().to_string()).collect();
+                    format!(
+                        "@modelcontextprotocol/server-everything not found (looked at {}): run tests/interop/install.sh in the workspace, or pass --everything PATH",
+                        looked.join(", ")
+                    )
+                })?
+            }
+        };
+        let version = Command::new(&cli.node)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+        ensure!(
+            version.as_ref().is_ok_and(|o| o.status.success()),
+            "{} does not run ({}); server-everything needs node: install it or pass --node PATH",
+            cli.node.display(),
+            version.map_or_else(|e| e.to_string(), |o| o.status.to_string())
+        );
+        Ok(Everything {
+            node: cli.node.clone(),
+            entry,
+            preload: TempFile::write("loopback-listen.cjs", LOOPBACK_PRELOAD)?,
+        })
+    }
+}
+
 /// A child process, stopped and reaped on drop; its stderr is drained by a thread.
 #[derive(Debug)]
 pub(crate) struct Process {
@@ -100,7 +208,8 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env_remove(crate::netns::INSIDE);
         let mut child = command
             .spawn()
             .with_context(|| format!("spawning {command:?}"))?;

@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use crate::cli::Scenario;
 use crate::client::{Endpoint, McpClient};
 use crate::measure::{
-    CpuTicks, ScenarioResult, child_pid_named, cpu_ticks, cpu_ticks_self, machine_busy_ticks,
+    CpuTicks, Edge, ScenarioResult, child_pid_named, cpu_ticks, cpu_ticks_self, machine_busy_ticks,
+    passive_opens,
 };
 use crate::procs::{Binaries, Process, TempFile};
 
@@ -20,9 +21,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(crate) struct Testbed {
     pub(crate) scenario: Scenario,
-    tool: &'static str,
+    tool: String,
+    /// What the echo tool puts before the message.
+    echo_prefix: &'static str,
     pub(crate) gateway_pid: Option<u32>,
     upstream_pid: u32,
+    /// Where the workers send their calls.
+    endpoint: Arc<Endpoint>,
     // Dropped in this order: connections, then processes, then the config file they read.
     clients: Vec<McpClient>,
     pub(crate) processes: Vec<Process>,
@@ -37,49 +42,55 @@ impl Testbed {
         concurrency: u32,
     ) -> anyhow::Result<Self> {
         let mut processes: Vec<Process> = Vec::new();
-        let mut config: Option<TempFile> = None;
-        let (url, tool, gateway_pid, upstream_pid) = match scenario {
-            Scenario::Direct => {
+        // The upstream first: on HTTP it is a process of ours, named in the gateway's config.
+        let (upstream, echo_prefix) = match scenario {
+            Scenario::Direct | Scenario::GatewayHttp => {
                 let (demo, url) = bins.start_demo_http().await?;
                 let pid = demo.pid();
                 processes.push(demo);
-                (url, "echo", None, pid)
+                (UpstreamAt::Http { url, pid }, "")
             }
-            Scenario::GatewayHttp => {
-                let (demo, demo_url) = bins.start_demo_http().await?;
-                let upstream = demo.pid();
-                processes.push(demo);
+            Scenario::EverythingDirect | Scenario::GatewayEverything => {
+                let (everything, url) = bins.start_everything().await?;
+                let pid = everything.pid();
+                processes.push(everything);
+                (UpstreamAt::Http { url, pid }, "Echo: ")
+            }
+            Scenario::GatewayStdio => (UpstreamAt::Stdio, ""),
+        };
+        let server = if scenario.uses_everything() {
+            "everything"
+        } else {
+            "demo"
+        };
+        let mut config = None;
+        let (url, tool, gateway_pid, upstream_pid) = match upstream {
+            UpstreamAt::Http { url, pid } if !scenario.through_gateway() => {
+                (url, "echo".to_owned(), None, pid)
+            }
+            upstream => {
+                let entry = match &upstream {
+                    UpstreamAt::Http { url, .. } => format!("url: {}", serde_json::to_string(url)?),
+                    UpstreamAt::Stdio => {
+                        let command = bins.demo_server.to_str().with_context(|| {
+                            format!("{} is not UTF-8", bins.demo_server.display())
+                        })?;
+                        format!("command: {}", serde_json::to_string(command)?)
+                    }
+                };
                 let file = TempFile::write(
-                    "gateway-http.yaml",
-                    &format!(
-                        "mcp_servers:\n  demo:\n    url: {}\n",
-                        serde_json::to_string(&demo_url)?
-                    ),
+                    &format!("{}.yaml", scenario.name()),
+                    &format!("mcp_servers:\n  {server}:\n    {entry}\n"),
                 )?;
                 let (gateway, url) = bins.start_gateway(Some(file.path())).await?;
                 config = Some(file);
                 let pid = gateway.pid();
                 processes.push(gateway);
-                (url, "demo__echo", Some(pid), upstream)
-            }
-            Scenario::GatewayStdio => {
-                let command = bins
-                    .demo_server
-                    .to_str()
-                    .with_context(|| format!("{} is not UTF-8", bins.demo_server.display()))?;
-                let file = TempFile::write(
-                    "gateway-stdio.yaml",
-                    &format!(
-                        "mcp_servers:\n  demo:\n    command: {}\n",
-                        serde_json::to_string(command)?
-                    ),
-                )?;
-                let (gateway, url) = bins.start_gateway(Some(file.path())).await?;
-                config = Some(file);
-                let pid = gateway.pid();
-                processes.push(gateway);
-                let upstream = child_pid_named(pid, "demo-server")?;
-                (url, "demo__echo", Some(pid), upstream)
+                let upstream_pid = match upstream {
+                    UpstreamAt::Http { pid, .. } => pid,
+                    UpstreamAt::Stdio => child_pid_named(pid, "demo-server")?,
+                };
+                (url, format!("{server}__echo"), Some(pid), upstream_pid)
             }
         };
         let endpoint = Arc::new(Endpoint::parse(&url)?);
@@ -95,8 +106,10 @@ impl Testbed {
         Ok(Testbed {
             scenario,
             tool,
+            echo_prefix,
             gateway_pid,
             upstream_pid,
+            endpoint,
             clients,
             processes,
             _config: config,
@@ -116,17 +129,22 @@ impl Testbed {
             start,
             end: start + window,
         };
-        let tool = self.tool;
         let workers: Vec<_> = std::mem::take(&mut self.clients)
             .into_iter()
             .enumerate()
-            .map(|(n, client)| tokio::spawn(worker(client, tool, n, plan)))
+            .map(|(n, client)| {
+                let echo = Echo {
+                    tool: self.tool.clone(),
+                    prefix: self.echo_prefix,
+                };
+                tokio::spawn(worker(client, echo, n, plan))
+            })
             .collect();
 
         tokio::time::sleep_until(plan.start.into()).await;
-        let before = self.cpu_ticks()?;
+        let before = self.edge()?;
         tokio::time::sleep_until(plan.end.into()).await;
-        let after = self.cpu_ticks()?;
+        let after = self.edge()?;
 
         for w in workers {
             let (client, stats) = tokio::time::timeout(CALL_TIMEOUT + Duration::from_secs(5), w)
@@ -136,26 +154,40 @@ impl Testbed {
             self.clients.push(client);
             into.add(stats);
         }
-        into.window += window;
-        let t = &mut into.ticks;
-        if let (Some(a), Some(b)) = (before.gateway, after.gateway) {
-            *t.gateway.get_or_insert(0) += b.saturating_sub(a);
-        }
-        t.upstream += after.upstream.saturating_sub(before.upstream);
-        t.bench += after.bench.saturating_sub(before.bench);
-        t.machine += after.machine.saturating_sub(before.machine);
+        into.add_slice(window, &before, &after);
         Ok(())
     }
 
-    /// CPU clock ticks used so far by each side, and by the whole machine.
-    pub(crate) fn cpu_ticks(&self) -> anyhow::Result<CpuTicks> {
-        Ok(CpuTicks {
-            gateway: self.gateway_pid.map(cpu_ticks).transpose()?,
-            upstream: cpu_ticks(self.upstream_pid)?,
-            bench: cpu_ticks_self()?,
-            machine: machine_busy_ticks()?,
+    /// What the slice's edges read: CPU clock ticks used so far by each side and by the whole
+    /// machine, and the TCP connections opened so far.
+    fn edge(&self) -> anyhow::Result<Edge> {
+        Ok(Edge {
+            ticks: CpuTicks {
+                gateway: self.gateway_pid.map(cpu_ticks).transpose()?,
+                upstream: cpu_ticks(self.upstream_pid)?,
+                bench: cpu_ticks_self()?,
+                machine: machine_busy_ticks()?,
+            },
+            passive_opens: passive_opens()?,
+            bench_connects: self.endpoint.connects(),
         })
     }
+}
+
+/// Where a scenario's upstream is, once started.
+#[derive(Debug)]
+enum UpstreamAt {
+    /// A process of ours serving Streamable HTTP at `url`.
+    Http { url: String, pid: u32 },
+    /// A child the gateway starts (demo-server on stdio).
+    Stdio,
+}
+
+/// The tool a worker calls and what its answer starts with.
+#[derive(Debug)]
+struct Echo {
+    tool: String,
+    prefix: &'static str,
 }
 
 /// One measured slice; calls answered before `start` are warm-up.
@@ -173,9 +205,9 @@ pub(crate) struct WorkerStats {
 }
 
 /// Calls `tool` back to back until the window ends; hands the client back.
-pub(crate) async fn worker(
+async fn worker(
     mut client: McpClient,
-    tool: &'static str,
+    echo: Echo,
     n: usize,
     plan: Plan,
 ) -> (McpClient, WorkerStats) {
@@ -187,11 +219,15 @@ pub(crate) async fn worker(
         }
         // Unique in the run: this worker, and the id the request is about to get.
         let message = format!("hello {n}-{}", client.next_id);
-        let outcome =
-            match tokio::time::timeout(CALL_TIMEOUT, client.call_echo(tool, &message)).await {
-                Ok(r) => r,
-                Err(_) => Err(anyhow::anyhow!("no answer within {CALL_TIMEOUT:?}")),
-            };
+        let outcome = match tokio::time::timeout(
+            CALL_TIMEOUT,
+            client.call_echo(&echo.tool, &message, echo.prefix),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!("no answer within {CALL_TIMEOUT:?}")),
+        };
         let done = Instant::now();
         match outcome {
             Ok(()) => {
