@@ -88,9 +88,10 @@ impl Aggregate {
     }
 
     /// The error for a name with no route: -32602, unless the name carries the prefix of an
-    /// upstream that is down right now — then the caller learns that instead (-31000).
+    /// upstream that is down right now, or back up but not listed again yet (a restart) —
+    /// then the caller learns that instead (-31000, retryable).
     fn unknown(&self, what: &str, name: &str) -> McpError {
-        for m in &self.inner.members {
+        for (idx, m) in self.inner.members.iter().enumerate() {
             let prefix = m.upstream.name();
             let owned = match &self.inner.separator {
                 Some(sep) => name
@@ -98,10 +99,24 @@ impl Aggregate {
                     .is_some_and(|rest| rest.starts_with(sep.as_str())),
                 None => self.inner.members.len() == 1,
             };
-            if owned && !m.upstream.status().is_ready() {
-                let why = match m.upstream.status() {
+            if !owned {
+                continue;
+            }
+            let status = m.upstream.status();
+            let listed = || {
+                self.inner
+                    .lists
+                    .lock()
+                    .get(idx)
+                    .is_some_and(Option::is_some)
+            };
+            if !status.is_ready() || !listed() {
+                let why = match status {
                     UpstreamStatus::Down { reason } => format!("is down: {reason}"),
-                    _ => "is still starting".to_string(),
+                    UpstreamStatus::Ready(_) => {
+                        "is (re)starting: its lists are being fetched".to_string()
+                    }
+                    UpstreamStatus::Starting => "is still starting".to_string(),
                 };
                 return McpError::upstream_unavailable(
                     prefix,
