@@ -22,6 +22,30 @@ pub struct Identity {
     pub attributes: Vec<(String, String)>,
 }
 
+/// The caller's bearer token as the HTTP plane validated it (a JWT checked by `use: auth`),
+/// kept in the request extensions for upstreams configured to act on the caller's behalf
+/// (RFC 8693 token exchange, or `forward_authorization: true`). Only validated JWTs are put
+/// here — never API keys. `Debug` does not show it.
+#[derive(Clone)]
+pub struct CallerToken(Arc<str>);
+
+impl CallerToken {
+    /// Wraps a validated bearer token.
+    pub fn new(token: impl Into<Arc<str>>) -> Self {
+        CallerToken(token.into())
+    }
+    /// The token itself (a secret: do not log it).
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CallerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerToken(<redacted>)")
+    }
+}
+
 /// The context a request travels with.
 #[derive(Debug, Clone)]
 pub struct McpContext {

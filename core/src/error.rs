@@ -36,6 +36,8 @@ pub mod code {
     pub const RATE_LIMITED: i32 = -31002;
     /// toolgate: the upstream answered with something that is not MCP.
     pub const UPSTREAM_PROTOCOL: i32 = -31003;
+    /// Gateway-local: the upstream refused the gateway's credentials (HTTP 401/403).
+    pub const UPSTREAM_UNAUTHORIZED: i32 = -31004;
 }
 
 /// What went wrong, for callers that branch on it. The message text is not API.
@@ -64,6 +66,9 @@ pub enum ErrorKind {
     RateLimited,
     /// The upstream broke the protocol (-31003).
     UpstreamProtocol,
+    /// The upstream refused the credentials the gateway sent it: HTTP 401 or 403, with its
+    /// `WWW-Authenticate` in `data` (-31004).
+    UpstreamUnauthorized,
     /// The caller cancelled the request: no response is sent.
     Cancelled,
 }
@@ -98,6 +103,7 @@ impl McpError {
             ErrorKind::Timeout => code::UPSTREAM_TIMEOUT,
             ErrorKind::RateLimited => code::RATE_LIMITED,
             ErrorKind::UpstreamProtocol => code::UPSTREAM_PROTOCOL,
+            ErrorKind::UpstreamUnauthorized => code::UPSTREAM_UNAUTHORIZED,
         };
         McpError {
             inner: Box::new(Inner {

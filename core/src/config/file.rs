@@ -107,6 +107,78 @@ pub(crate) struct Server {
     /// Layers for this server's requests only, outermost first; entries as in the top-level
     /// `layers`.
     pub(crate) layers: Option<Vec<Layer>>,
+    /// TLS settings for an `https://` server: a private CA, a client certificate (mTLS), the
+    /// name its certificate carries.
+    pub(crate) tls: Option<Tls>,
+    /// OAuth 2 client of the gateway at this server's authorization server: its token goes
+    /// on every request (client credentials), or callers' JWTs are exchanged for tokens
+    /// (token exchange).
+    pub(crate) oauth: Option<OAuth>,
+    /// Pass the caller's own validated JWT (from `use: auth`) to this server unchanged
+    /// (default false). Only for servers that accept tokens of the gateway's issuer.
+    pub(crate) forward_authorization: Option<bool>,
+}
+
+/// TLS settings of a remote server.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, expecting = "a map of TLS settings")]
+pub(crate) struct Tls {
+    /// PEM file of CA certificates to trust beside the system's (a private CA).
+    pub(crate) ca_file: Option<String>,
+    /// PEM file of the client certificate chain, for servers that require one (mTLS).
+    pub(crate) cert_file: Option<String>,
+    /// PEM file of the client certificate's private key.
+    pub(crate) key_file: Option<String>,
+    /// The name the server's certificate must carry, if not the URL's host.
+    pub(crate) server_name: Option<String>,
+    /// Accept any certificate (default false). Never in production: logged as a warning.
+    pub(crate) insecure_skip_verify: Option<bool>,
+}
+
+/// The gateway's OAuth 2 client at a remote server's authorization server.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, expecting = "a map of OAuth client settings")]
+pub(crate) struct OAuth {
+    /// `client_credentials` (default): the gateway's own token on every request.
+    /// `token_exchange`: calls made for a caller carry the caller's JWT exchanged for an
+    /// upstream token (RFC 8693); the gateway's own requests use client credentials.
+    pub(crate) grant: Option<Scalar<OAuthGrant>>,
+    /// The token endpoint (https:// unless on loopback).
+    pub(crate) token_url: String,
+    /// The client id.
+    pub(crate) client_id: String,
+    /// The client secret (use `${VAR}`).
+    pub(crate) client_secret: String,
+    /// How the secret is sent: `client_secret_basic` (default) or `client_secret_post`.
+    pub(crate) client_auth: Option<Scalar<OAuthClientAuth>>,
+    /// Scopes to ask for, space-separated.
+    pub(crate) scope: Option<String>,
+    /// The audience to ask for (the server's identifier at the authorization server).
+    pub(crate) audience: Option<String>,
+    /// The resource to ask for (RFC 8707), usually the server's URL.
+    pub(crate) resource: Option<String>,
+}
+
+/// OAuth grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub(crate) enum OAuthGrant {
+    /// The gateway's own token.
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// Callers' tokens exchanged (RFC 8693).
+    #[serde(rename = "token_exchange")]
+    TokenExchange,
+}
+
+/// How an OAuth client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub(crate) enum OAuthClientAuth {
+    /// HTTP Basic.
+    #[serde(rename = "client_secret_basic")]
+    Basic,
+    /// In the form body.
+    #[serde(rename = "client_secret_post")]
+    Post,
 }
 
 /// How the gateway reaches a server; `http` and both spellings of `streamable_http` are the

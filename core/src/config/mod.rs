@@ -35,6 +35,7 @@ mod env;
 mod error;
 mod extensions;
 mod file;
+mod remote;
 mod units;
 mod validate;
 mod values;
@@ -250,6 +251,12 @@ pub struct ServerConfig {
     /// Layers for this server's requests only (`mcp_servers.NAME.layers`), outermost first;
     /// default none.
     pub layers: Vec<LayerSpec>,
+    /// TLS trust and client certificate for a remote server (`tls:`); default the system's
+    /// roots, no client certificate.
+    pub tls: crate::http::TlsOptions,
+    /// OAuth client and caller tokens for a remote server (`oauth:`,
+    /// `forward_authorization:`); default none.
+    pub auth: crate::upstream::UpstreamAuth,
 }
 
 impl ServerConfig {
@@ -263,6 +270,8 @@ impl ServerConfig {
             disallowed_tools: Vec::new(),
             validate_arguments: true,
             layers: Vec::new(),
+            tls: crate::http::TlsOptions::default(),
+            auth: crate::upstream::UpstreamAuth::default(),
         }
     }
 

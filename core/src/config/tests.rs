@@ -977,6 +977,9 @@ fn schema_describes_both_forms() {
             "validate_arguments",
             "session_mode",
             "layers",
+            "tls",
+            "oauth",
+            "forward_authorization",
         ])
     );
     assert_eq!(

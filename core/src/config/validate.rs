@@ -40,10 +40,10 @@ pub(crate) fn config(
     Ok(config)
 }
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     env: EnvLookup<'a>,
     doc: &'a Arc<Document>,
-    warnings: Vec<String>,
+    pub(super) warnings: Vec<String>,
 }
 
 const STDIO_ONLY: &str = "it applies only to stdio servers (with `command`)";
@@ -92,7 +92,7 @@ impl Reader<'_> {
     // Values.
 
     /// A string: expanded, then checked by `check`.
-    fn string<T>(
+    pub(super) fn string<T>(
         &self,
         value: &str,
         path: &KeyPath,
@@ -102,7 +102,7 @@ impl Reader<'_> {
         check(expand(value, self.env).map_err(at)?).map_err(at)
     }
 
-    fn optional<T>(
+    pub(super) fn optional<T>(
         &self,
         value: Option<String>,
         path: &KeyPath,
@@ -111,7 +111,7 @@ impl Reader<'_> {
         value.map(|v| self.string(&v, path, check)).transpose()
     }
 
-    fn list<T>(
+    pub(super) fn list<T>(
         &self,
         values: Option<Vec<String>>,
         path: &KeyPath,
@@ -127,7 +127,11 @@ impl Reader<'_> {
     }
 
     /// A [`Scalar`]: expanded, then read as `T`.
-    fn scalar<T: DeserializeOwned>(&self, value: Scalar<T>, path: &KeyPath) -> Result<T, Problem> {
+    pub(super) fn scalar<T: DeserializeOwned>(
+        &self,
+        value: Scalar<T>,
+        path: &KeyPath,
+    ) -> Result<T, Problem> {
         let mut raw = value.raw;
         self.expand_tree(&mut raw, path)?;
         from_value(raw).map_err(|p| p.under(path))
@@ -135,7 +139,7 @@ impl Reader<'_> {
 
     /// A choice such as `transport: http`: a [`Scalar`] matched ignoring case. Returns it
     /// with its spelling, for messages.
-    fn choice<T: DeserializeOwned>(
+    pub(super) fn choice<T: DeserializeOwned>(
         &self,
         value: Option<Scalar<T>>,
         path: &KeyPath,
@@ -175,7 +179,7 @@ impl Reader<'_> {
     }
 
     /// `a` and `b` of the map at `map` may not both be given: the error is at the later one.
-    fn conflict(&self, map: &KeyPath, a: &str, b: &str, why: &str) -> Problem {
+    pub(super) fn conflict(&self, map: &KeyPath, a: &str, b: &str, why: &str) -> Problem {
         let (at_a, at_b) = (
             self.doc.position(&map.key(a)),
             self.doc.position(&map.key(b)),
@@ -337,6 +341,21 @@ impl Reader<'_> {
                 ("authentication_token", s.authentication_token.is_some()),
                 REMOTE_ONLY,
             ),
+            (
+                ("command", s.command.is_some()),
+                ("tls", s.tls.is_some()),
+                REMOTE_ONLY,
+            ),
+            (
+                ("command", s.command.is_some()),
+                ("oauth", s.oauth.is_some()),
+                REMOTE_ONLY,
+            ),
+            (
+                ("command", s.command.is_some()),
+                ("forward_authorization", s.forward_authorization.is_some()),
+                REMOTE_ONLY,
+            ),
         ];
         if let Some(((a, _), (b, _), why)) = conflicts.iter().find(|(a, b, _)| a.1 && b.1) {
             return Err(self.conflict(at, a, b, why));
@@ -381,6 +400,8 @@ impl Reader<'_> {
             Some(_) => SessionMode::PerSession,
         };
         let layers = self.layers(s.layers, &key("layers"))?;
+        let tls = self.tls(s.tls, at)?;
+        let auth = self.upstream_auth(s.oauth, s.forward_authorization, at)?;
 
         let fail = |issue: Issue| Problem::at(at, issue);
         let transport = if let Some(command) = command {
@@ -443,6 +464,20 @@ impl Reader<'_> {
                 token,
             )
             .map_err(fail)?;
+            if auth.oauth.is_some()
+                && headers
+                    .keys()
+                    .any(|h| h.eq_ignore_ascii_case("authorization"))
+            {
+                return Err(Problem::at(
+                    &key("oauth"),
+                    Issue::new(
+                        Conflict,
+                        "`oauth` sets the Authorization header, and so do `headers`/`auth_type`; \
+                         keep one",
+                    ),
+                ));
+            }
             if sse {
                 UpstreamTransport::Sse { url, headers }
             } else {
@@ -475,6 +510,8 @@ impl Reader<'_> {
             disallowed_tools: disallowed_tools.unwrap_or_default(),
             validate_arguments: s.validate_arguments.unwrap_or(true),
             layers,
+            tls,
+            auth,
         })
     }
 

@@ -508,13 +508,11 @@ impl GatewayBuilder {
                 }),
                 UpstreamTransport::StreamableHttp { url, headers }
                 | UpstreamTransport::Sse { url, headers } => {
-                    let spec = HttpSpec {
-                        url: url.clone(),
-                        headers: headers
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    };
+                    let spec = headers
+                        .iter()
+                        .fold(HttpSpec::new(url.clone()), |spec, (k, v)| spec.header(k, v))
+                        .tls(server.tls.clone())
+                        .auth(server.auth.clone());
                     crate::upstream::check_spec(&spec).map_err(|message| BuildError::Server {
                         server: name.clone(),
                         message,

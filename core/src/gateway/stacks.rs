@@ -53,6 +53,11 @@ pub(super) fn upstream_stack(
     };
     // The connection: ids rewritten both ways, progress routed back, the request table.
     let mut service = McpService::new(upstream.clone());
+    // For upstreams that act on the caller's behalf: the caller's JWT, exchanged (RFC 8693)
+    // or passed through, on each call; a call without one is refused.
+    if let Some(act_for_caller) = upstream.act_for_caller() {
+        service = McpService::new(act_for_caller.layer(service));
+    }
     // The ceiling of one upstream request (`server.request_timeout`): -31001, and the upstream
     // gets `notifications/cancelled`.
     service = McpService::new(

@@ -7,6 +7,7 @@
 //! way. A supervisor task per upstream (one file per transport) connects, runs the `initialize`
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
 
+mod credentials;
 mod deadline;
 mod handshake;
 mod link;
@@ -33,6 +34,7 @@ use crate::session::Downstream;
 use link::Link;
 use table::RequestTable;
 
+pub use credentials::{ActForCaller, ActForCallerLayer, UpstreamAuth};
 pub use deadline::{Deadline, DeadlineLayer};
 pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
@@ -155,6 +157,8 @@ pub(crate) struct Shared {
     pub(crate) options: UpstreamOptions,
     pub(crate) shutdown: CancellationToken,
     pub(crate) created: Instant,
+    /// What a remote upstream is shown besides its static headers (nothing for stdio).
+    pub(crate) credentials: Arc<credentials::Credentials>,
 }
 
 impl Shared {
@@ -208,7 +212,12 @@ impl Shared {
 pub const STOPPED: &str = "gateway shutting down";
 
 impl Upstream {
-    fn new(name: &str, options: UpstreamOptions, shutdown: CancellationToken) -> Upstream {
+    fn new(
+        name: &str,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+        credentials: credentials::Credentials,
+    ) -> Upstream {
         let (events, _) = broadcast::channel(64);
         Upstream {
             shared: Arc::new(Shared {
@@ -220,26 +229,50 @@ impl Upstream {
                 options,
                 shutdown,
                 created: Instant::now(),
+                credentials: Arc::new(credentials),
             }),
         }
     }
 
     /// Starts an upstream and the supervisor that keeps it connected. Spawns the supervisor
     /// task (and, for stdio, the child): must run inside a tokio runtime; `shutdown` stops it.
+    /// Settings that cannot work (an unreadable CA file, say) leave it down with the reason.
     pub fn start(
         name: &str,
         spec: UpstreamSpec,
         options: UpstreamOptions,
         shutdown: CancellationToken,
     ) -> Upstream {
-        let up = Upstream::new(name, options, shutdown);
+        let name_arc: Arc<str> = name.into();
+        let credentials = match &spec {
+            UpstreamSpec::StreamableHttp(s) | UpstreamSpec::Sse(s) => {
+                credentials::Credentials::new(&name_arc, &s.auth, &s.tls, options.connect_timeout)
+            }
+            UpstreamSpec::Stdio(_) => Ok(credentials::Credentials::none(&name_arc)),
+        };
+        let (credentials, broken) = match credentials {
+            Ok(c) => (c, None),
+            Err(reason) => (credentials::Credentials::none(&name_arc), Some(reason)),
+        };
+        let up = Upstream::new(name, options, shutdown, credentials);
         let shared = up.shared.clone();
+        if let Some(reason) = broken {
+            tracing::error!(upstream = %shared.name, %reason, "upstream cannot start: its settings are wrong");
+            shared.set_status(UpstreamStatus::Down { reason });
+            return up;
+        }
         match spec {
             UpstreamSpec::Stdio(s) => stdio::spawn_supervisor(shared, s),
             UpstreamSpec::StreamableHttp(s) => streamable_http::spawn_supervisor(shared, s),
             UpstreamSpec::Sse(s) => sse::spawn_supervisor(shared, s),
         }
         up
+    }
+
+    /// The layer that puts callers' tokens on their calls, when this upstream acts for
+    /// callers (token exchange, `forward_authorization`); see [`ActForCaller`].
+    pub fn act_for_caller(&self) -> Option<ActForCallerLayer> {
+        ActForCallerLayer::new(&self.shared.credentials)
     }
 
     /// The configured name.

@@ -1,37 +1,77 @@
 //! What the two HTTP upstream transports share: the spec, the client, small response helpers.
 
-use std::time::Duration;
+use std::future::Future;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{HeaderMap, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
-use super::UpstreamOptions;
+use super::credentials::{Credentials, UpstreamAuth};
+use super::{Shared, UpstreamOptions};
+use crate::error::{ErrorKind, McpError};
+use crate::http::{Client, RequestBody, TlsOptions};
 
 /// How to reach a remote MCP server (Streamable HTTP or legacy SSE).
+///
+/// ```
+/// use toolgate::http::TlsOptions;
+/// use toolgate::upstream::HttpSpec;
+/// let spec = HttpSpec::new("https://mcp.example.com/mcp")
+///     .header("X-Team", "platform")
+///     .tls(TlsOptions::default().ca_file("/etc/ssl/private-ca.pem"));
+/// assert_eq!(spec.url, "https://mcp.example.com/mcp");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpSpec {
-    /// The endpoint: `http://host/mcp` (Streamable HTTP) or `http://host/sse` (legacy SSE).
+    /// The endpoint: `https://host/mcp` (Streamable HTTP) or `https://host/sse` (legacy SSE).
     pub url: String,
     /// Static headers sent with every request (credentials for the upstream, never the client's).
     pub headers: Vec<(String, String)>,
+    /// Trust and client certificate for an `https://` URL.
+    pub tls: TlsOptions,
+    /// OAuth and caller-token settings, beside the static headers.
+    pub auth: UpstreamAuth,
 }
 
-pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
+impl HttpSpec {
+    /// A server at `url`, with no headers, the system's roots and no OAuth.
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpSpec {
+            url: url.into(),
+            ..HttpSpec::default()
+        }
+    }
+    /// Adds a static header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// Sets the TLS settings.
+    #[must_use]
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+    /// Sets the OAuth and caller-token settings.
+    #[must_use]
+    pub fn auth(mut self, auth: UpstreamAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+}
 
-/// A pooled HTTP/1 client with TCP_NODELAY and the connect timeout.
-pub(crate) fn client(options: &UpstreamOptions) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(options.connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
+pub(crate) type HttpClient = Client;
+
+/// The pooled client of one upstream: its TLS settings, the connect timeout.
+pub(crate) fn client(spec: &HttpSpec, options: &UpstreamOptions) -> Result<HttpClient, String> {
+    Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .tls(spec.tls.clone())
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Checks a spec before anything starts: an absolute http URL and valid headers.
@@ -41,14 +81,13 @@ pub(crate) fn parse_spec(spec: &HttpSpec) -> Result<(Uri, HeaderMap), String> {
         .parse()
         .map_err(|e| format!("invalid url '{}': {e}", spec.url))?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
+        Some("http" | "https") if uri.host().is_some() => {}
+        _ => {
             return Err(format!(
-                "url '{}': https upstreams are not supported by this build yet; put a TLS-terminating proxy on loopback in front of it",
+                "url '{}' must start with http:// or https:// and name a host",
                 spec.url
             ));
         }
-        _ => return Err(format!("url '{}' must start with http://", spec.url)),
     }
     let mut headers = HeaderMap::new();
     for (k, v) in &spec.headers {
@@ -60,9 +99,10 @@ pub(crate) fn parse_spec(spec: &HttpSpec) -> Result<(Uri, HeaderMap), String> {
     Ok((uri, headers))
 }
 
-/// Validates a spec (URL scheme, header names and values) without connecting.
+/// Validates a spec (URL scheme, header names and values, TLS files) without connecting.
 pub fn check_spec(spec: &HttpSpec) -> Result<(), String> {
-    parse_spec(spec).map(|_| ())
+    parse_spec(spec)?;
+    spec.tls.check().map_err(|e| e.to_string())
 }
 
 pub(crate) fn is_event_stream(headers: &HeaderMap) -> bool {
@@ -81,4 +121,80 @@ pub(crate) async fn read_snippet(resp: http::Response<Incoming>) -> String {
         }
         Err(_) => String::new(),
     }
+}
+
+/// Sends a request built by `build` with `send`, authorized: a request without its own
+/// `Authorization` (a caller's token, set per call) gets the gateway's own OAuth token. A 401
+/// to the gateway's own token fetches a new one and tries once more; a 401 or 403 that
+/// remains is [`ErrorKind::UpstreamUnauthorized`], naming the server and quoting its
+/// `WWW-Authenticate`.
+pub(crate) async fn send_authorized<F, Fut>(
+    shared: &Shared,
+    credentials: &Credentials,
+    build: impl Fn() -> Result<Request<RequestBody>, McpError>,
+    send: F,
+) -> Result<Response<Incoming>, McpError>
+where
+    F: Fn(Request<RequestBody>) -> Fut,
+    Fut: Future<Output = Result<Response<Incoming>, McpError>>,
+{
+    let mut retried = false;
+    loop {
+        let mut req = build()?;
+        let own = if req.headers().contains_key(AUTHORIZATION) {
+            None
+        } else {
+            credentials.own_authorization().await?
+        };
+        if let Some(value) = &own {
+            req.headers_mut().insert(AUTHORIZATION, value.clone());
+        }
+        let resp = send(req).await?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED
+            && !retried
+            && let Some(value) = &own
+            && credentials.refused(value).await
+        {
+            tracing::info!(upstream = %shared.name, "upstream refused our OAuth token (401); fetching a new one");
+            retried = true;
+            continue;
+        }
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(unauthorized(shared, resp, own.is_some()).await);
+        }
+        return Ok(resp);
+    }
+}
+
+/// The error for an upstream's 401/403.
+async fn unauthorized(shared: &Shared, resp: Response<Incoming>, oauth: bool) -> McpError {
+    let status = resp.status();
+    let challenge = resp
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = read_snippet(resp).await;
+    let sent = if oauth {
+        "its OAuth token"
+    } else {
+        "the credentials configured for it (headers, or none)"
+    };
+    let mut message = format!(
+        "upstream '{}' refused {sent} with HTTP {status}",
+        shared.name
+    );
+    match &challenge {
+        Some(c) => message.push_str(&format!("; WWW-Authenticate: {c}")),
+        None if !body.trim().is_empty() => message.push_str(&format!(": {}", body.trim())),
+        None => {}
+    }
+    McpError::new(ErrorKind::UpstreamUnauthorized, message).with_data(serde_json::json!({
+        "source": "gateway",
+        "upstream": &*shared.name,
+        "retryable": false,
+        "http_status": status.as_u16(),
+        "www_authenticate": challenge,
+    }))
 }

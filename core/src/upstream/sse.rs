@@ -48,16 +48,22 @@ impl SseLink {
         frame: Bytes,
         headers: &HeaderMap,
     ) -> Result<(), McpError> {
-        let mut req = self.request(frame)?;
-        if !headers.is_empty() {
-            req.headers_mut().extend(headers.clone());
-        }
-        let resp = self.client.request(req).await.map_err(|e| {
-            unavailable(
-                shared,
-                format_args!("could not be reached at {}: {e}", self.endpoint),
-            )
-        })?;
+        let build = || {
+            let mut req = self.request(frame.clone())?;
+            if !headers.is_empty() {
+                req.headers_mut().extend(headers.clone());
+            }
+            Ok(req)
+        };
+        let send = |req| async {
+            self.client.request(req).await.map_err(|e| {
+                unavailable(
+                    shared,
+                    format_args!("could not be reached at {}: {e}", self.endpoint),
+                )
+            })
+        };
+        let resp = remote::send_authorized(shared, &shared.credentials, build, send).await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
@@ -139,7 +145,14 @@ pub(crate) async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
             return;
         }
     };
-    let client = remote::client(&shared.options);
+    let client = match remote::client(&spec, &shared.options) {
+        Ok(c) => c,
+        Err(reason) => {
+            tracing::error!(upstream = %shared.name, %reason, "upstream cannot be reached: its client settings are wrong");
+            shared.set_status(UpstreamStatus::Down { reason });
+            return;
+        }
+    };
     let mut backoff = Backoff::new(&shared.options);
     loop {
         let Some(reason) = run_once(&shared, &client, &uri, &headers, &mut backoff).await else {
@@ -160,21 +173,27 @@ async fn run_once(
     headers: &HeaderMap,
     backoff: &mut Backoff,
 ) -> Option<String> {
-    let mut req = match Request::builder()
-        .method(Method::GET)
-        .uri(uri.clone())
-        .body(Full::new(Bytes::new()))
-    {
-        Ok(r) => r,
-        Err(e) => return Some(format!("could not build the SSE request: {e}")),
+    let build = || {
+        let mut req = Request::builder()
+            .method(Method::GET)
+            .uri(uri.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| McpError::internal(format!("could not build the SSE request: {e}")))?;
+        req.headers_mut().extend(headers.clone());
+        req.headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        Ok(req)
     };
-    req.headers_mut().extend(headers.clone());
-    req.headers_mut()
-        .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+    let send = |req| async {
+        client
+            .request(req)
+            .await
+            .map_err(|e| McpError::internal(format!("could not be reached at {uri}: {e}")))
+    };
     let resp = tokio::select! {
-        r = client.request(req) => match r {
+        r = remote::send_authorized(shared, &shared.credentials, build, send) => match r {
             Ok(r) => r,
-            Err(e) => return Some(format!("could not be reached at {uri}: {e}")),
+            Err(e) => return Some(e.message().to_string()),
         },
         _ = shared.shutdown.cancelled() => return None,
     };

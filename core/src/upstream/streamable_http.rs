@@ -81,6 +81,19 @@ impl HttpLink {
         Ok(req)
     }
 
+    /// Sends `build()`'s request with the upstream's credentials (see
+    /// [`remote::send_authorized`]).
+    async fn send_authorized(
+        &self,
+        shared: &Shared,
+        build: impl Fn() -> Result<Request<Full<Bytes>>, McpError>,
+    ) -> Result<http::Response<Incoming>, McpError> {
+        remote::send_authorized(shared, &shared.credentials, build, |req| {
+            self.send(shared, req)
+        })
+        .await
+    }
+
     async fn send(
         &self,
         shared: &Shared,
@@ -121,11 +134,14 @@ impl HttpLink {
         frame: Bytes,
         headers: &HeaderMap,
     ) -> Result<Option<Reply>, McpError> {
-        let mut req = self.request(Method::POST, frame)?;
-        if !headers.is_empty() {
-            req.headers_mut().extend(headers.clone());
-        }
-        let resp = self.send(shared, req).await?;
+        let build = || {
+            let mut req = self.request(Method::POST, frame.clone())?;
+            if !headers.is_empty() {
+                req.headers_mut().extend(headers.clone());
+            }
+            Ok(req)
+        };
+        let resp = self.send_authorized(shared, build).await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND && self.session_id.read().is_some() {
             self.broken.cancel();
@@ -213,10 +229,10 @@ impl HttpLink {
 
     /// POSTs a notification or response (expects 202).
     pub(crate) async fn post_message(&self, shared: &Arc<Shared>, frame: Bytes) {
-        let Ok(req) = self.request(Method::POST, frame) else {
-            return;
-        };
-        match self.send(shared, req).await {
+        match self
+            .send_authorized(shared, || self.request(Method::POST, frame.clone()))
+            .await
+        {
             Ok(resp) if resp.status().is_success() => {}
             Ok(resp) => {
                 tracing::debug!(upstream = %shared.name, status = %resp.status(), "upstream refused a notification")
@@ -232,14 +248,15 @@ impl HttpLink {
         let link = Link::from_arc(self.clone());
         let mut delay = Duration::from_millis(200);
         loop {
-            let Ok(mut req) = self.request(Method::GET, Bytes::new()) else {
-                return;
+            let build = || {
+                let mut req = self.request(Method::GET, Bytes::new())?;
+                req.headers_mut()
+                    .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+                req.headers_mut().remove(CONTENT_TYPE);
+                Ok(req)
             };
-            req.headers_mut()
-                .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-            req.headers_mut().remove(CONTENT_TYPE);
             let resp = tokio::select! {
-                r = self.send(&shared, req) => r,
+                r = self.send_authorized(&shared, build) => r,
                 _ = self.broken.cancelled() => return,
             };
             match resp {
@@ -282,9 +299,9 @@ impl HttpLink {
         if self.session_id.read().is_none() {
             return;
         }
-        if let Ok(req) = self.request(Method::DELETE, Bytes::new()) {
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.send(shared, req)).await;
-        }
+        let build = || self.request(Method::DELETE, Bytes::new());
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), self.send_authorized(shared, build)).await;
     }
 }
 
@@ -344,7 +361,14 @@ async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
             return;
         }
     };
-    let client = remote::client(&shared.options);
+    let client = match remote::client(&spec, &shared.options) {
+        Ok(c) => c,
+        Err(reason) => {
+            tracing::error!(upstream = %shared.name, %reason, "upstream cannot be reached: its client settings are wrong");
+            shared.set_status(UpstreamStatus::Down { reason });
+            return;
+        }
+    };
     let mut backoff = Backoff::new(&shared.options);
     loop {
         let http = Arc::new(HttpLink::new(client.clone(), uri.clone(), headers.clone()));

@@ -124,7 +124,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     Ok((name.trim().to_string(), value))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let spec = HttpSpec { url, headers };
+            let spec = headers
+                .into_iter()
+                .fold(HttpSpec::new(url), |spec, (k, v)| spec.header(k, v));
             toolgate::upstream::check_spec(&spec).map_err(anyhow::Error::msg)?;
             let sse = match transport {
                 Some(Transport::Sse) => true,

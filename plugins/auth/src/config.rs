@@ -133,9 +133,13 @@ pub struct JwtConfig {
     /// A JWKS document with the RS256/ES256 public keys (relative to the working directory).
     #[serde(default)]
     pub jwks_file: Option<PathBuf>,
-    /// An `http://` URL publishing the JWKS, fetched at start-up and every `jwks_refresh`.
+    /// An `https://` (or `http://`) URL publishing the JWKS, fetched at start-up and every
+    /// `jwks_refresh`.
     #[serde(default)]
     pub jwks_url: Option<String>,
+    /// PEM file of CA certificates trusted for `jwks_url` beside the system's (a private CA).
+    #[serde(default)]
+    pub jwks_ca_file: Option<PathBuf>,
     /// How often `jwks_url` is fetched again (default 5m).
     #[serde(default)]
     pub jwks_refresh: Option<toolgate::config::Duration>,
@@ -311,9 +315,16 @@ impl JwtConfig {
             (Some(path), None) => b = b.jwks_file(path).map_err(|e| e.prefixed("jwks_file: "))?,
             (None, Some(url)) => {
                 let refresh = self.jwks_refresh.map_or(DEFAULT_JWKS_REFRESH, |d| d.0);
-                b = b.jwks_url(url, refresh)?;
+                let tls = match &self.jwks_ca_file {
+                    Some(ca) => toolgate::http::TlsOptions::default().ca_file(ca),
+                    None => toolgate::http::TlsOptions::default(),
+                };
+                b = b.jwks_url_with_tls(url, refresh, tls)?;
             }
             (None, None) => {}
+        }
+        if self.jwks_ca_file.is_some() && self.jwks_url.is_none() {
+            return Err(ConfigError::new("jwks_ca_file applies only with jwks_url"));
         }
         b.build()
     }

@@ -163,7 +163,9 @@ pub(crate) fn status_of(e: &McpError) -> StatusCode {
         McpErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         McpErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         McpErrorKind::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        McpErrorKind::Upstream | McpErrorKind::UpstreamProtocol => StatusCode::BAD_GATEWAY,
+        McpErrorKind::Upstream
+        | McpErrorKind::UpstreamProtocol
+        | McpErrorKind::UpstreamUnauthorized => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -208,6 +210,7 @@ pub(crate) fn code_of(e: &McpError) -> &'static str {
         McpErrorKind::UpstreamUnavailable => "upstream_unavailable",
         McpErrorKind::Upstream => "upstream_error",
         McpErrorKind::UpstreamProtocol => "upstream_protocol_error",
+        McpErrorKind::UpstreamUnauthorized => "upstream_unauthorized",
         _ => "internal_error",
     }
 }

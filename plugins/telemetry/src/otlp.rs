@@ -1,5 +1,6 @@
 //! The tracer provider a `tracing` config builds: OTLP over HTTP (protobuf) with a batch
-//! processor, sent with the gateway's own hyper client.
+//! processor, sent with the gateway's one outbound client ([`toolgate::http::Client`]:
+//! `https://` collectors trusted by the system's roots, proxies from the environment).
 //!
 //! The SDK's batch processor exports from a thread of its own, outside tokio; the
 //! [`TokioHttpClient`] here runs each export request on the gateway's runtime instead (captured
@@ -12,15 +13,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
 };
+use toolgate::http::Client;
 
 use crate::config::{TracingConfig, otlp_traces_url};
 use crate::error::{TelemetryError, TelemetryErrorKind};
@@ -96,7 +95,7 @@ fn env_timeout() -> Option<Duration> {
 /// An [`HttpClient`] for the OTLP exporter that sends on the tokio runtime it was created in.
 #[derive(Debug, Clone)]
 pub struct TokioHttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Option<Client>,
     runtime: Option<tokio::runtime::Handle>,
     timeout: Duration,
 }
@@ -105,7 +104,11 @@ impl TokioHttpClient {
     /// A client on the current runtime (if any); each request is bounded by `timeout`.
     pub fn new(timeout: Duration) -> Self {
         TokioHttpClient {
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder()
+                .connect_timeout(timeout)
+                .build()
+                .inspect_err(|e| tracing::error!(error = %e, "OTLP exporter: no HTTP client"))
+                .ok(),
             runtime: tokio::runtime::Handle::try_current().ok(),
             timeout,
         }
@@ -119,7 +122,10 @@ impl HttpClient for TokioHttpClient {
             .runtime
             .clone()
             .ok_or("no tokio runtime to export spans on")?;
-        let client = self.client.clone();
+        let client = self
+            .client
+            .clone()
+            .ok_or("the OTLP exporter has no HTTP client (TLS set-up failed)")?;
         let timeout = self.timeout;
         let exchange = async move {
             let response = client.request(request.map(Full::new)).await?;

@@ -9,11 +9,13 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use toolgate::Identity;
+use toolgate::envelope::CallerToken;
 use toolgate::server::McpBody;
 use tower::Service;
 
 use super::error::{AuthError, AuthErrorKind, Challenge};
 use crate::BoxFuture;
+use crate::attr;
 
 pin_project! {
     /// Resolves to the inner service's response, or to the refusal.
@@ -107,6 +109,14 @@ where
                     match verdict {
                         Ok(identity) => {
                             tracing::trace!(subject = %identity.subject, "authenticated");
+                            // A validated JWT may be exchanged for, or passed to, an
+                            // upstream that acts for callers; API keys never are.
+                            if attr::values(&identity, attr::METHOD).next()
+                                == Some(attr::METHOD_JWT)
+                                && let Some(token) = bearer_token(&parts)
+                            {
+                                parts.extensions.insert(CallerToken::new(token));
+                            }
                             parts.extensions.insert(identity);
                             let future = inner.call(Request::from_parts(parts, body));
                             this.state.set(State::Calling { future });
@@ -136,4 +146,17 @@ where
             }
         }
     }
+}
+
+/// The credential of `Authorization: Bearer <token>`, if that is what the request carries.
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

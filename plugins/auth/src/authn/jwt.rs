@@ -13,8 +13,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Limited};
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
@@ -22,6 +21,7 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use toolgate::Identity;
+use toolgate::http::{Client, TlsOptions};
 
 use super::error::AuthError;
 use crate::attr;
@@ -297,30 +297,39 @@ impl JwtVerifierBuilder {
         self.jwks(&set)
             .map_err(|e| e.prefixed(&format!("{}: ", path.display())))
     }
-    /// Accepts RS256/ES256 tokens signed by a key published at `url` (an `http://` URL),
-    /// re-fetched every `refresh`.
-    pub fn jwks_url(mut self, url: &str, refresh: Duration) -> Result<Self, ConfigError> {
+    /// Accepts RS256/ES256 tokens signed by a key published at `url` (`https://`, or
+    /// `http://` on a trusted network), re-fetched every `refresh`; https servers are trusted
+    /// by the system's roots.
+    pub fn jwks_url(self, url: &str, refresh: Duration) -> Result<Self, ConfigError> {
+        self.jwks_url_with_tls(url, refresh, TlsOptions::default())
+    }
+    /// [`jwks_url`](Self::jwks_url) with its own TLS trust (a private CA, say).
+    pub fn jwks_url_with_tls(
+        mut self,
+        url: &str,
+        refresh: Duration,
+        tls: TlsOptions,
+    ) -> Result<Self, ConfigError> {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| ConfigError::new(format!("jwks_url '{url}' is not a URL: {e}")))?;
         match uri.scheme_str() {
-            Some("http") if uri.authority().is_some() => {}
-            Some("https") => {
-                return Err(ConfigError::new(format!(
-                    "jwks_url '{url}': https is not supported yet; use jwks_file, or put a \
-                     TLS-terminating proxy on loopback and give its http:// URL"
-                )));
-            }
+            Some("http" | "https") if uri.authority().is_some() => {}
             _ => {
                 return Err(ConfigError::new(format!(
-                    "jwks_url '{url}' must be an absolute http:// URL"
+                    "jwks_url '{url}' must be an absolute https:// (or http://) URL"
                 )));
             }
         }
         if refresh < Duration::from_secs(1) {
             return Err(ConfigError::new("jwks_refresh must be at least 1s"));
         }
-        self.jwks = Some(Jwks::url(uri, refresh));
+        let client = Client::builder()
+            .connect_timeout(FETCH_TIMEOUT)
+            .tls(tls)
+            .build()
+            .map_err(|e| ConfigError::new(format!("jwks_url '{url}': {e}")))?;
+        self.jwks = Some(Jwks::url(uri, refresh, client));
         Ok(self)
     }
     /// Copies these claims into the identity's attributes (`scope` is split at spaces; list
@@ -436,6 +445,7 @@ struct Jwks {
 
 struct UrlSource {
     uri: http::Uri,
+    client: Client,
     refresh: Duration,
     started: std::sync::Once,
     /// Completed fetches, successful or not.
@@ -507,11 +517,12 @@ impl Jwks {
         })
     }
 
-    fn url(uri: http::Uri, refresh: Duration) -> Jwks {
+    fn url(uri: http::Uri, refresh: Duration, client: Client) -> Jwks {
         Jwks {
             current: RwLock::new(Arc::new(KeySet::default())),
             url: Some(UrlSource {
                 uri,
+                client,
                 refresh,
                 started: std::sync::Once::new(),
                 fetches: tokio::sync::watch::Sender::new(0),
@@ -573,7 +584,7 @@ impl Jwks {
         let Some(url) = &self.url else { return };
         let _one_at_a_time = url.fetching.lock().await;
         *url.last_fetch.lock() = Some(Instant::now());
-        let result = tokio::time::timeout(FETCH_TIMEOUT, fetch_jwks(&url.uri))
+        let result = tokio::time::timeout(FETCH_TIMEOUT, fetch_jwks(&url.client, &url.uri))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {FETCH_TIMEOUT:?}")))
             .and_then(|set| usable_keys(&set));
@@ -609,13 +620,10 @@ async fn refresher(jwks: Weak<Jwks>) {
     }
 }
 
-async fn fetch_jwks(uri: &http::Uri) -> Result<JwkSet, String> {
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+async fn fetch_jwks(client: &Client, uri: &http::Uri) -> Result<JwkSet, String> {
     let request = http::Request::get(uri.clone())
         .header(http::header::ACCEPT, "application/json")
-        .body(Empty::new())
+        .body(Default::default())
         .map_err(|e| e.to_string())?;
     let response = client.request(request).await.map_err(|e| e.to_string())?;
     if response.status() != http::StatusCode::OK {
@@ -810,9 +818,9 @@ mod tests {
         let e = JwtVerifier::builder("i", "a").build().expect_err("no keys");
         assert!(e.to_string().contains("jwks_file"), "{e}");
         let e = JwtVerifier::builder("i", "a")
-            .jwks_url("https://idp.example/jwks", Duration::from_secs(60))
-            .expect_err("https");
-        assert!(e.to_string().contains("https is not supported"), "{e}");
+            .jwks_url("ftp://idp.example/jwks", Duration::from_secs(60))
+            .expect_err("ftp");
+        assert!(e.to_string().contains("https://"), "{e}");
         let e = JwtVerifier::builder("i", "a")
             .hs256_secret(SECRET)
             .claims_to_attributes(["auth.key"])

@@ -1,5 +1,6 @@
-//! The HTTP client to the models: hyper over rustls (ring provider, Mozilla's roots from
-//! `webpki-roots`) for `https://` bases, plain TCP for `http://`.
+//! The HTTP client to the models: toolgate's one outbound client ([`toolgate::http::Client`]:
+//! rustls with the system's roots for `https://` bases, plain TCP for `http://`, proxies from
+//! the environment).
 //!
 //! Answers are relayed, not reinterpreted: a model's error comes back with its own status and
 //! body (wrapped in OpenAI's error shape only when the body is not JSON), a stream is passed on
@@ -14,11 +15,8 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
+use toolgate::http::Client;
 use toolgate::server::McpBody;
 
 use super::models::Model;
@@ -31,12 +29,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Chunks buffered between a model's stream and a slow client.
 const STREAM_BUFFER: usize = 64;
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// A shared client to every model.
 #[derive(Clone, Debug)]
 pub(crate) struct LlmClient {
-    client: Result<HttpsClient, Arc<str>>,
+    client: Result<Client, Arc<str>>,
 }
 
 /// Why a model could not be asked.
@@ -88,16 +84,9 @@ impl UpstreamError {
 
 impl LlmClient {
     pub(crate) fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        http.set_nodelay(true);
-        let client = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map(|b| {
-                let https = b.https_or_http().enable_http1().wrap_connector(http);
-                Client::builder(TokioExecutor::new()).build(https)
-            })
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
             .map_err(|e| {
                 tracing::error!(error = %e, "TLS set-up failed: https:// models cannot be reached");
                 Arc::from(e.to_string())
@@ -137,22 +126,10 @@ impl LlmClient {
         }
         match tokio::time::timeout(model.timeout, client.request(req)).await {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(UpstreamError::Unreachable(error_chain(&e))),
+            Ok(Err(e)) => Err(UpstreamError::Unreachable(e.to_string())),
             Err(_) => Err(UpstreamError::Timeout(model.timeout)),
         }
     }
-}
-
-/// `e` and its causes, `: `-separated (hyper's own message alone says little).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// A whole answer.
