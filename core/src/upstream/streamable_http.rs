@@ -162,38 +162,63 @@ impl HttpLink {
         }
         if is_event_stream(resp.headers()) {
             let mut events = sse_stream::SseStream::new(resp.into_body());
-            while let Some(event) = events.next().await {
-                let data = match event {
-                    Ok(ev) => ev.data,
-                    Err(e) => {
-                        return Err(unavailable(
-                            shared,
-                            format_args!("broke its event stream: {e}"),
-                        ));
+            // SEP-1699: after an event with an id, the server may end the stream before the
+            // response; the answer is then fetched with a GET carrying `Last-Event-ID`.
+            let mut last_id: Option<String> = None;
+            let mut retry: Option<Duration> = None;
+            let mut resumed = 0;
+            loop {
+                while let Some(event) = events.next().await {
+                    let ev = match event {
+                        Ok(ev) => ev,
+                        Err(e) => {
+                            return Err(unavailable(
+                                shared,
+                                format_args!("broke its event stream: {e}"),
+                            ));
+                        }
+                    };
+                    if let Some(event_id) = ev.id.filter(|i| !i.is_empty()) {
+                        last_id = Some(event_id);
                     }
-                };
-                let Some(data) = data.filter(|d| !d.trim().is_empty()) else {
-                    continue;
-                };
-                let msg = match Message::parse(data.as_bytes()) {
-                    Ok(msg) => msg,
-                    Err(e) => {
-                        tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");
+                    if let Some(ms) = ev.retry {
+                        retry = Some(Duration::from_millis(ms));
+                    }
+                    let Some(data) = ev.data.filter(|d| !d.trim().is_empty()) else {
                         continue;
+                    };
+                    let msg = match Message::parse(data.as_bytes()) {
+                        Ok(msg) => msg,
+                        Err(e) => {
+                            tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");
+                            continue;
+                        }
+                    };
+                    match table::reply_to(msg, id) {
+                        Ok(reply) => {
+                            tokio::spawn(drain(shared.clone(), link.clone(), events));
+                            return Ok(Some(reply));
+                        }
+                        Err(other) => table::on_parsed(shared, link, other),
                     }
-                };
-                match table::reply_to(msg, id) {
-                    Ok(reply) => {
+                    if !shared.table.contains(id) {
+                        // Answered some other way (cancelled, failed): the rest is not ours to
+                        // wait for.
                         tokio::spawn(drain(shared.clone(), link.clone(), events));
-                        return Ok(Some(reply));
+                        return Ok(None);
                     }
-                    Err(other) => table::on_parsed(shared, link, other),
                 }
-                if !shared.table.contains(id) {
-                    // Answered some other way (cancelled, failed): the rest is not ours to wait for.
-                    tokio::spawn(drain(shared.clone(), link.clone(), events));
-                    return Ok(None);
+                let Some(resume_from) = last_id.clone() else {
+                    break;
+                };
+                if !shared.table.contains(id) || resumed >= MAX_RESUMES {
+                    break;
                 }
+                resumed += 1;
+                let wait = retry.unwrap_or(DEFAULT_RETRY).min(MAX_RETRY_WAIT);
+                tracing::debug!(upstream = %shared.name, last_event_id = %resume_from, ?wait, "answer stream closed before the response; resuming");
+                tokio::time::sleep(wait).await;
+                events = sse_stream::SseStream::new(self.resume(shared, &resume_from).await?);
             }
         } else {
             let body = Limited::new(resp.into_body(), MAX_BODY)
@@ -214,17 +239,40 @@ impl HttpLink {
             }
         }
         if shared.table.contains(id) {
-            return Err(McpError::gateway(
-                ErrorKind::UpstreamProtocol,
-                &shared.name,
-                true,
-                format!(
-                    "upstream '{}' ended its answer without a response to the request",
-                    shared.name
-                ),
+            return Err(protocol(
+                shared,
+                "ended its answer without a response to the request",
             ));
         }
         Ok(None)
+    }
+
+    /// GETs the rest of a closed answer stream from the event after `last_event_id`.
+    async fn resume(&self, shared: &Shared, last_event_id: &str) -> Result<Incoming, McpError> {
+        let last = HeaderValue::from_str(last_event_id).map_err(|_| {
+            protocol(shared, "sent an event id that cannot be sent back in Last-Event-ID")
+        })?;
+        let build = || {
+            let mut req = self.request(Method::GET, Bytes::new())?;
+            let h = req.headers_mut();
+            h.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+            h.remove(CONTENT_TYPE);
+            h.insert(HeaderName::from_static("last-event-id"), last.clone());
+            Ok(req)
+        };
+        let resp = self.send_authorized(shared, build).await?;
+        if resp.status().is_success() && is_event_stream(resp.headers()) {
+            return Ok(resp.into_body());
+        }
+        let status = resp.status();
+        let body = read_snippet(resp).await;
+        Err(protocol(
+            shared,
+            format_args!(
+                "closed an answer stream before the response, and resuming it with \
+                 Last-Event-ID {last_event_id} was answered HTTP {status}: {body}"
+            ),
+        ))
     }
 
     /// POSTs a notification or response (expects 202).
@@ -281,8 +329,14 @@ impl HttpLink {
                 }
                 // 405: the server offers no GET stream; that is allowed.
                 Ok(resp) if resp.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+                // 404: our session is gone — or, from a server that gave us no session, it
+                // simply has no GET stream (it must not make us re-initialize).
                 Ok(resp) if resp.status() == StatusCode::NOT_FOUND => {
-                    self.broken.cancel();
+                    if self.session_id.read().is_some() {
+                        self.broken.cancel();
+                    } else {
+                        tracing::debug!(upstream = %shared.name, "sessionless upstream has no GET stream (404)");
+                    }
                     return;
                 }
                 Ok(_) | Err(_) => {}
@@ -303,6 +357,22 @@ impl HttpLink {
         let _ =
             tokio::time::timeout(Duration::from_secs(1), self.send_authorized(shared, build)).await;
     }
+}
+
+/// How long to wait before resuming a closed answer stream when the server named no `retry:`.
+const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// The longest `retry:` honoured (the request's deadline bounds the whole call anyway).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+/// Most times one answer is resumed.
+const MAX_RESUMES: usize = 100;
+
+fn protocol(shared: &Shared, why: impl std::fmt::Display) -> McpError {
+    McpError::gateway(
+        ErrorKind::UpstreamProtocol,
+        &shared.name,
+        true,
+        format!("upstream '{}' {why}", shared.name),
+    )
 }
 
 /// Most of an SSE answer read after its response, and for how long, before the connection is
