@@ -2,6 +2,7 @@
 # Installs the pinned third-party MCP peers the end-to-end tests run against:
 #   target/interop/venv                      Python venv with requirements.txt (+ constraints.txt)
 #   target/interop/node/node_modules         npm packages from package.json + package-lock.json
+#                                            (server-everything; oidc-provider for oauth/server.mjs)
 # Idempotent: a stamp file per part records a hash of its pins and toolchain; matching stamp = skip.
 # Any failure is fatal (the tests would only fail later, less clearly).
 set -euo pipefail
@@ -34,7 +35,7 @@ else
   printf '%s' "$py_want" >"$py_stamp"
 fi
 
-# --- Node: @modelcontextprotocol/server-everything -------------------------------------------
+# --- Node: @modelcontextprotocol/server-everything, oidc-provider ----------------------------
 node_dir="$out/node"
 node_stamp="$out/node.stamp"
 node_want="$(hash_of "$here/package.json" "$here/package-lock.json") $(node --version) $(npm --version)"
@@ -51,4 +52,6 @@ fi
 
 entry="$node_dir/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 [[ -f "$entry" ]] || die "server-everything entry point missing: $entry"
+entry="$node_dir/node_modules/oidc-provider/lib/index.js"
+[[ -f "$entry" ]] || die "oidc-provider entry point missing: $entry"
 echo "interop install: ok"

@@ -12,6 +12,8 @@
 //! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
 //! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
 //! - [`tcp_counter`] forwards TCP connections and counts them (connection reuse).
+//! - [`oauth`] starts a real OAuth 2 authorization server (`oidc-provider`, client credentials
+//!   and RFC 8693 token exchange, JWT access tokens) from `tests/interop/oauth/server.mjs`.
 //! - the `fault-server` binary (`src/bin/fault-server.rs`, [`Upstream::fault`]) is a minimal
 //!   MCP stdio server that misbehaves on demand (hangs in `initialize`, writes invalid UTF-8,
 //!   closes its stdout…).
@@ -21,7 +23,7 @@
 //!
 //! Running (`.ci/run` does all of it):
 //! ```text
-//! tests/interop/install.sh            # pinned Python SDK + server-everything into target/interop
+//! tests/interop/install.sh            # pinned Python SDK and npm peers into target/interop
 //! cargo build --workspace --bins      # toolgate, demo-server, fault-server into target/debug
 //! cargo nextest run -p toolgate-tests # or: cargo test -p toolgate-tests
 //! ```
@@ -36,6 +38,7 @@ pub mod gateway;
 pub mod http;
 pub mod legacy;
 pub mod net;
+pub mod oauth;
 pub mod otlp;
 pub mod paths;
 pub mod process;
@@ -60,6 +63,7 @@ pub use http::{
 };
 pub use legacy::LegacySession;
 pub use net::free_port;
+pub use oauth::{OAuthOptions, OAuthProvider};
 pub use python::run_python;
 pub use scripted_llm::ScriptedLlm;
 

@@ -98,6 +98,25 @@ pub fn server_everything_entry() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// The interop `node_modules` folder (server-everything, oidc-provider).
+pub fn node_modules() -> PathBuf {
+    interop_dir().join("node").join("node_modules")
+}
+
+/// `tests/interop/oauth/server.mjs`, the OAuth 2 authorization server peer; fails if
+/// `oidc-provider`, which it runs on, is not installed.
+pub fn oauth_server_script() -> anyhow::Result<PathBuf> {
+    installed(
+        node_modules().join("oidc-provider/lib/index.js"),
+        "oidc-provider (the OAuth authorization server peer)",
+    )?;
+    let script = workspace_root().join("tests/interop/oauth/server.mjs");
+    if !script.is_file() {
+        bail!("OAuth server script not found: {}", script.display());
+    }
+    Ok(script)
+}
+
 /// The node executable (`TOOLGATE_NODE`, else `node` from `PATH`).
 pub fn node() -> PathBuf {
     std::env::var_os("TOOLGATE_NODE")
