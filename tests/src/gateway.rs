@@ -89,6 +89,21 @@ impl Gateway {
         Self::spawn(command, Some(config.to_owned()), scratch, &what).await
     }
 
+    /// Starts a gateway with `config`, with `env` added to its environment.
+    pub async fn start_config_env(
+        config: &GatewayConfig,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let bin = paths::toolgate()?;
+        let scratch = ScratchDir::new("gateway")?;
+        let yaml = config.to_yaml();
+        let file = scratch.write("toolgate.yaml", &yaml)?;
+        let mut command = Command::new(&bin);
+        command.arg("--config").arg(&file).envs(env.iter().copied());
+        let what = format!("starting toolgate with {env:?} and this config:\n{yaml}");
+        Self::spawn(command, Some(file), scratch, &what).await
+    }
+
     /// Runs `command` (toolgate with its config arguments) on 127.0.0.1:0 in `scratch`, and
     /// waits until it listens.
     async fn spawn(
@@ -158,6 +173,46 @@ impl Gateway {
     /// Its exit status, if it has exited (it should not have, while the test runs).
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.process.exit_status()
+    }
+
+    /// `/readyz` as JSON (whatever its status code).
+    pub async fn readyz(&self) -> anyhow::Result<serde_json::Value> {
+        let url = format!("http://{}/readyz", self.addr);
+        crate::http::send(http::Method::GET, &url, None, &[], bytes::Bytes::new())
+            .await?
+            .json()
+    }
+
+    /// Waits until `/readyz` shows upstream `name` with `status` (`ready`, `down`,
+    /// `starting`) and returns its entry.
+    pub async fn wait_upstream(
+        &self,
+        name: &str,
+        status: &str,
+        limit: Duration,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut last = serde_json::Value::Null;
+        let found = crate::within(limit, &format!("upstream '{name}' to be {status}"), async {
+            loop {
+                last = self.readyz().await?;
+                if let Some(entry) = last["upstreams"]
+                    .as_array()
+                    .and_then(|u| u.iter().find(|u| u["name"] == name))
+                    && entry["status"] == status
+                {
+                    return anyhow::Ok(entry.clone());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        match found {
+            Ok(entry) => entry,
+            Err(e) => Err(e.context(format!(
+                "last /readyz: {last}\ngateway output:\n{}",
+                self.output()
+            ))),
+        }
     }
 
     /// A new initialized MCP session with it.
