@@ -189,6 +189,26 @@ fn bearer(token: &str) -> Result<HeaderValue, ()> {
     Ok(value)
 }
 
+/// Whom a call to an upstream that acts for callers is made for: set by [`ActForCaller`] in
+/// the request's extensions. Transports that bind a session to its credentials (Streamable
+/// HTTP) keep one upstream session per `key`.
+#[derive(Clone)]
+pub struct UpstreamCaller {
+    /// The caller's stable name (their identity's subject).
+    pub key: Arc<str>,
+    /// The `Authorization` value their calls carry.
+    pub authorization: HeaderValue,
+}
+
+impl std::fmt::Debug for UpstreamCaller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamCaller")
+            .field("key", &self.key)
+            .field("authorization", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Puts the caller's (exchanged or forwarded) token on each call to an upstream that acts on
 /// callers' behalf. A call without a validated caller JWT is refused: falling back to the
 /// gateway's own credential would let any caller act with the gateway's rights.
@@ -271,6 +291,14 @@ where
                 ));
             };
             let value = credentials.caller_authorization(&caller).await?;
+            let key: Arc<str> = match &req.ctx.identity {
+                Some(identity) => identity.subject.as_str().into(),
+                None => hex_digest(caller.secret()).into(),
+            };
+            req.ctx.extensions.insert(UpstreamCaller {
+                key,
+                authorization: value.clone(),
+            });
             let headers = &mut req.ctx.extensions;
             match headers.get_mut::<UpstreamHeaders>() {
                 Some(h) => {
@@ -291,4 +319,12 @@ where
             result
         })
     }
+}
+
+fn hex_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

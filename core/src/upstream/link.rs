@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::{Shared, unavailable};
+use super::{Shared, UpstreamCaller, unavailable};
 use crate::error::McpError;
 
 /// A boxed future borrowing the connection.
@@ -39,6 +39,19 @@ pub(crate) trait Connection: Send + Sync + std::fmt::Debug {
     /// `notifications/initialized` is processed before the first request follows).
     fn deliver<'a>(&'a self, shared: &'a Arc<Shared>, frame: Bytes) -> BoxFuture<'a, ()>;
 
+    /// The connection that carries calls made for `caller`, when this transport keeps one per
+    /// caller (a Streamable HTTP session opened with the caller's own token, for upstreams
+    /// that act for callers): created and initialized on first use. `None`: calls for
+    /// callers go on this connection, with the caller's token on each request.
+    fn for_caller<'a>(
+        &'a self,
+        shared: &'a Arc<Shared>,
+        caller: &'a UpstreamCaller,
+    ) -> BoxFuture<'a, Result<Option<Link>, McpError>> {
+        let _ = (shared, caller);
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// Sends a notification or response if that needs no waiting (a pipe queues it in order):
     /// `None` when done, or the frame back when it has to be delivered by a task.
     fn try_send(&self, shared: &Shared, frame: Bytes) -> Option<Bytes> {
@@ -66,6 +79,19 @@ impl Link {
         headers: &'a http::HeaderMap,
     ) -> BoxFuture<'a, Result<Option<Reply>, McpError>> {
         self.0.send_request(shared, self, id, frame, headers)
+    }
+    /// See [`Connection::for_caller`]: the link for `caller`'s calls (this one if the
+    /// transport keeps no per-caller connections).
+    pub(crate) async fn for_caller(
+        &self,
+        shared: &Arc<Shared>,
+        caller: &UpstreamCaller,
+    ) -> Result<Link, McpError> {
+        Ok(self
+            .0
+            .for_caller(shared, caller)
+            .await?
+            .unwrap_or_else(|| self.clone()))
     }
     /// Sends a notification or a response, without waiting.
     pub(crate) fn send_message(&self, shared: &Arc<Shared>, frame: Bytes) {

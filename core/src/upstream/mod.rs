@@ -7,6 +7,7 @@
 //! way. A supervisor task per upstream (one file per transport) connects, runs the `initialize`
 //! handshake with rmcp types, reconnects with backoff, and publishes [`UpstreamStatus`].
 
+mod callers;
 mod credentials;
 mod deadline;
 mod handshake;
@@ -34,7 +35,7 @@ use crate::session::Downstream;
 use link::Link;
 use table::RequestTable;
 
-pub use credentials::{ActForCaller, ActForCallerLayer, UpstreamAuth};
+pub use credentials::{ActForCaller, ActForCallerLayer, UpstreamAuth, UpstreamCaller};
 pub use deadline::{Deadline, DeadlineLayer};
 pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
@@ -346,6 +347,20 @@ impl Upstream {
         cancel: &CancellationToken,
         headers: &http::HeaderMap,
     ) -> Result<Box<RawValue>, McpError> {
+        self.call_for(method, params, downstream, cancel, headers, None)
+            .await
+    }
+
+    /// [`Upstream::call_with_headers`] made for `caller` (see [`UpstreamCaller`]).
+    async fn call_for(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        downstream: Downstream,
+        cancel: &CancellationToken,
+        headers: &http::HeaderMap,
+        caller: Option<&UpstreamCaller>,
+    ) -> Result<Box<RawValue>, McpError> {
         let shared = &self.shared;
         let link = {
             let status = shared.status.borrow();
@@ -371,6 +386,10 @@ impl Upstream {
                 &shared.name,
                 format!("upstream '{}' is not connected", shared.name),
             ));
+        };
+        let link = match caller {
+            Some(caller) => link.for_caller(shared, caller).await?,
+            None => link,
         };
         table::call(shared, &link, method, params, downstream, cancel, headers).await
     }
@@ -398,12 +417,13 @@ impl tower::Service<McpRequest> for Upstream {
                 .get::<UpstreamHeaders>()
                 .map_or(&none, |h| &h.0);
             let result = this
-                .call_with_headers(
+                .call_for(
                     req.message.method.as_str(),
                     req.message.params.as_deref(),
                     req.ctx.downstream.clone(),
                     &req.ctx.cancel,
                     headers,
+                    req.ctx.extensions.get::<UpstreamCaller>(),
                 )
                 .await?;
             Ok(McpResponse::new(result))

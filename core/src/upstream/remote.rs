@@ -198,3 +198,162 @@ async fn unauthorized(shared: &Shared, resp: Response<Incoming>, oauth: bool) ->
         "www_authenticate": challenge,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode};
+    use http_body_util::Full;
+    use hyper::body::Incoming;
+    use hyper_util::rt::TokioIo;
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::credentials::Credentials;
+    use super::super::{Upstream, UpstreamOptions};
+    use super::*;
+    use crate::oauth::OAuthSettings;
+
+    /// A loopback HTTP server answering every request with `answer`; returns its base URL.
+    async fn serve<F>(answer: F) -> String
+    where
+        F: Fn(Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let answer = Arc::new(answer);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let answer = answer.clone();
+                        async move { Ok::<_, std::convert::Infallible>(answer(req)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+        let mut r = Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = status;
+        r
+    }
+
+    /// A token endpoint handing out `tok-1`, `tok-2`, …; and an upstream that accepts only
+    /// `accepted`. Returns the upstream's shared state, the token count and the upstream's
+    /// request count.
+    async fn setup(
+        accepted: &'static str,
+    ) -> (Upstream, String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let issued = Arc::new(AtomicUsize::new(0));
+        let counter = issued.clone();
+        let token_url = serve(move |_| {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            respond(
+                StatusCode::OK,
+                format!(r#"{{"access_token":"tok-{n}","token_type":"Bearer","expires_in":300}}"#),
+            )
+        })
+        .await;
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        let upstream_url = serve(move |req| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let auth = req
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if auth == format!("Bearer {accepted}") {
+                respond(StatusCode::OK, "{}".into())
+            } else {
+                let mut r = respond(StatusCode::UNAUTHORIZED, String::new());
+                r.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+                r
+            }
+        })
+        .await;
+        let name: Arc<str> = "guarded".into();
+        let auth = UpstreamAuth::default().oauth(OAuthSettings::new(
+            format!("{token_url}/token"),
+            "client",
+            "secret",
+        ));
+        let credentials = Credentials::new(
+            &name,
+            &auth,
+            &TlsOptions::default(),
+            std::time::Duration::from_secs(5),
+        )
+        .expect("credentials");
+        let upstream = Upstream::new(
+            "guarded",
+            UpstreamOptions::default(),
+            CancellationToken::new(),
+            credentials,
+        );
+        (upstream, upstream_url, issued, seen)
+    }
+
+    async fn post(upstream: &Upstream, url: &str) -> Result<Response<Incoming>, McpError> {
+        let client = Client::new().expect("client");
+        let shared = &upstream.shared;
+        send_authorized(
+            shared,
+            &shared.credentials,
+            || {
+                Request::post(url)
+                    .body(RequestBody::default())
+                    .map_err(|e| McpError::internal(e.to_string()))
+            },
+            |req| {
+                let client = client.clone();
+                async move {
+                    client
+                        .request(req)
+                        .await
+                        .map_err(|e| McpError::internal(e.to_string()))
+                }
+            },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_replaced_once() {
+        let (upstream, url, issued, seen) = setup("tok-2").await;
+        let response = post(&upstream, &url).await.expect("accepted on the retry");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(issued.load(Ordering::SeqCst), 2, "one new token after the 401");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        // The new token is cached.
+        post(&upstream, &url).await.expect("accepted");
+        assert_eq!(issued.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_second_refusal_names_the_server_and_its_challenge() {
+        let (upstream, url, issued, seen) = setup("never").await;
+        let error = post(&upstream, &url).await.expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::UpstreamUnauthorized);
+        assert!(error.message().contains("'guarded'"), "{}", error.message());
+        let data = error.data().expect("data");
+        assert_eq!(data["http_status"], 401);
+        assert_eq!(data["www_authenticate"], r#"Bearer error="invalid_token""#);
+        assert_eq!(issued.load(Ordering::SeqCst), 2, "one retry, not a loop");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+    }
+}

@@ -19,10 +19,11 @@ use hyper::body::Incoming;
 use parking_lot::RwLock;
 use tokio_util::sync::CancellationToken;
 
+use super::callers::CallerSessions;
 use super::link::{BoxFuture, Connection, Link, Reply};
 use super::remote::{self, HttpClient, HttpSpec, is_event_stream, read_snippet};
 use super::table;
-use super::{Backoff, Shared, UpstreamStatus, handshake, unavailable};
+use super::{Backoff, Shared, UpstreamCaller, UpstreamStatus, handshake, unavailable};
 use crate::error::{ErrorKind, McpError};
 use crate::jsonrpc::Message;
 
@@ -44,6 +45,11 @@ pub(crate) struct HttpLink {
     /// The first POST was answered 400/404/405: per the spec's backwards-compatibility rule
     /// this may be a legacy SSE server.
     legacy_hint: std::sync::atomic::AtomicBool,
+    /// A caller's session (see `callers.rs`): the caller's `Authorization`, on its own
+    /// requests too (`initialize`, `DELETE`).
+    caller_auth: Option<HeaderValue>,
+    /// The sessions of callers, for upstreams that act for callers.
+    callers: CallerSessions<HttpLink>,
 }
 
 impl HttpLink {
@@ -56,7 +62,24 @@ impl HttpLink {
             protocol_version: RwLock::new(None),
             broken: CancellationToken::new(),
             legacy_hint: std::sync::atomic::AtomicBool::new(false),
+            caller_auth: None,
+            callers: CallerSessions::default(),
         }
+    }
+
+    /// A new session of this server for `caller`.
+    fn for_caller_session(&self, caller: &UpstreamCaller) -> Self {
+        HttpLink {
+            caller_auth: Some(caller.authorization.clone()),
+            ..HttpLink::new(self.client.clone(), self.uri.clone(), self.headers.clone())
+        }
+    }
+
+    /// Ends this session and every caller session opened beside it (at shutdown).
+    async fn close(&self, shared: &Shared) {
+        let callers = self.callers.drain();
+        let all = callers.iter().map(|c| c.connection.delete_session(shared));
+        tokio::join!(self.delete_session(shared), futures_util::future::join_all(all));
     }
 
     fn request(&self, method: Method, body: Bytes) -> Result<Request<Full<Bytes>>, McpError> {
@@ -72,6 +95,9 @@ impl HttpLink {
             ACCEPT,
             HeaderValue::from_static("application/json, text/event-stream"),
         );
+        if let Some(auth) = &self.caller_auth {
+            h.insert(http::header::AUTHORIZATION, auth.clone());
+        }
         if let Some(id) = self.session_id.read().clone() {
             h.insert(HeaderName::from_static(SESSION_HEADER), id);
         }
@@ -417,6 +443,38 @@ impl Connection for HttpLink {
     fn deliver<'a>(&'a self, shared: &'a Arc<Shared>, frame: Bytes) -> BoxFuture<'a, ()> {
         Box::pin(self.post_message(shared, frame))
     }
+
+    /// Each caller gets a session of their own, opened with their token.
+    fn for_caller<'a>(
+        &'a self,
+        shared: &'a Arc<Shared>,
+        caller: &'a UpstreamCaller,
+    ) -> BoxFuture<'a, Result<Option<Link>, McpError>> {
+        Box::pin(async move {
+            let (session, evicted) = self.callers.get(
+                caller,
+                |c| c.broken.is_cancelled(),
+                || self.for_caller_session(caller),
+            );
+            if let Some(old) = evicted {
+                let shared = shared.clone();
+                tokio::spawn(async move { old.connection.delete_session(&shared).await });
+            }
+            let link = Link::from_arc(session.connection.clone());
+            session
+                .opened
+                .get_or_try_init(|| async {
+                    let info = handshake::initialize(shared, &link).await?;
+                    if let Ok(v) = HeaderValue::from_str(info.protocol_version.as_str()) {
+                        *session.connection.protocol_version.write() = Some(v);
+                    }
+                    tracing::debug!(upstream = %shared.name, caller = %caller.key, "opened a session for a caller");
+                    Ok::<_, McpError>(())
+                })
+                .await?;
+            Ok(Some(link))
+        })
+    }
 }
 
 pub(crate) fn spawn_supervisor(shared: Arc<Shared>, spec: HttpSpec) {
@@ -459,7 +517,7 @@ async fn supervise(shared: Arc<Shared>, spec: HttpSpec) {
                         _ = shared.shutdown.cancelled() => {
                             shared.set_link(None);
                             http.broken.cancel();
-                            http.delete_session(&shared).await;
+                            http.close(&shared).await;
                             break;
                         }
                     }
