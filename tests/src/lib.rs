@@ -15,6 +15,10 @@
 //! - [`tls`] makes a private CA and certificates in the test, and a TLS front on loopback.
 //! - [`oauth`] starts a real OAuth 2 authorization server (`oidc-provider`, client credentials
 //!   and RFC 8693 token exchange, JWT access tokens) from `tests/interop/oauth/server.mjs`.
+//! - [`conformance`] runs the official MCP conformance suite (`@modelcontextprotocol/conformance`,
+//!   server mode) and parses its per-scenario results, and starts the suite's reference server
+//!   (`tests/interop/conformance-server/`) on Streamable HTTP or as a stdio command line; both
+//!   run on the Node 22 that `install.sh` installs.
 //! - the `fault-server` binary (`src/bin/fault-server.rs`, [`Upstream::fault`]) is a minimal
 //!   MCP stdio server that misbehaves on demand (hangs in `initialize`, writes invalid UTF-8,
 //!   closes its stdout…).
@@ -28,11 +32,13 @@
 //! cargo build --workspace --bins      # toolgate, demo-server, fault-server into target/debug
 //! cargo nextest run -p toolgate-tests # or: cargo test -p toolgate-tests
 //! ```
-//! `TOOLGATE_BIN_DIR` points the tests at binaries elsewhere; `TOOLGATE_NODE` at another node.
+//! `TOOLGATE_BIN_DIR` points the tests at binaries elsewhere; `TOOLGATE_NODE` at another node,
+//! `TOOLGATE_NODE22` at another node >= 22 (for the conformance suite).
 //! A failing test shows the output of every process it started.
 
 pub mod bridge;
 pub mod config;
+pub mod conformance;
 pub mod demo;
 pub mod everything;
 pub mod gateway;
@@ -57,6 +63,7 @@ use std::time::Duration;
 
 pub use bridge::{BridgeConnect, BridgeServe};
 pub use config::{GatewayConfig, Upstream};
+pub use conformance::{ReferenceServer, SuiteResult, run_server_suite};
 pub use demo::DemoServer;
 pub use everything::{EverythingTransport, ServerEverything};
 pub use gateway::{Gateway, demo_gateway, demo_gateway_with, gateway_with_tools};

