@@ -23,6 +23,11 @@ impl DemoServer {
     /// Runs `demo-server --transport http --listen 127.0.0.1:0 --name NAME` and waits until
     /// it listens.
     pub async fn start_http(name: &str) -> anyhow::Result<Self> {
+        Self::start_http_with(name, &[]).await
+    }
+
+    /// [`start_http`](Self::start_http) with more arguments (`--stateless`, …).
+    pub async fn start_http_with(name: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let bin = paths::demo_server()?;
         let mut command = Command::new(bin);
         command.args([
@@ -33,6 +38,7 @@ impl DemoServer {
             "--name",
             name,
         ]);
+        command.args(extra);
         let mut process = ChildProcess::spawn(format!("demo-server {name}"), command)?;
         let url = process
             .wait_for_listening(LISTENING, STARTUP_TIMEOUT)

@@ -12,6 +12,7 @@
 //! - [`otlp`] is a stand-in OpenTelemetry collector that keeps the spans it receives.
 //! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
 //! - [`tcp_counter`] forwards TCP connections and counts them (connection reuse).
+//! - [`resumable`] is a Streamable HTTP server that answers only through SEP-1699 resumption.
 //! - [`tls`] makes a private CA and certificates in the test, and a TLS front on loopback.
 //! - [`oauth`] starts a real OAuth 2 authorization server (`oidc-provider`, client credentials
 //!   and RFC 8693 token exchange, JWT access tokens) from `tests/interop/oauth/server.mjs`.
@@ -52,6 +53,7 @@ pub mod process;
 pub mod procfs;
 pub mod python;
 pub mod recorder;
+pub mod resumable;
 pub mod scratch;
 pub mod scripted_llm;
 pub mod sse;

@@ -40,7 +40,9 @@ pub struct Pki {
 
 impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pki").field("ca_file", &self.ca_file).finish()
+        f.debug_struct("Pki")
+            .field("ca_file", &self.ca_file)
+            .finish()
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use toolgate_tests::tls::{Pki, TlsFront, Validity};
-use toolgate_tests::{Gateway, GatewayConfig, ServerEverything, Upstream, gateway_with_tools, text_of};
+use toolgate_tests::{
+    Gateway, GatewayConfig, ServerEverything, Upstream, gateway_with_tools, text_of,
+};
 
 const DOWN_WITHIN: Duration = Duration::from_secs(20);
 
@@ -32,7 +34,11 @@ async fn streamable_http_over_https_trusted_by_ca_file() -> anyhow::Result<()> {
             "secure",
             Upstream::url(format!("https://127.0.0.1:{}/mcp", front.port())),
         )
-        .server_key("secure", "tls", format!("{{ca_file: {}}}", yaml_path(pki.ca_file())));
+        .server_key(
+            "secure",
+            "tls",
+            format!("{{ca_file: {}}}", yaml_path(pki.ca_file())),
+        );
     let (_gateway, session) = gateway_with_tools(&config, &["secure__echo"]).await?;
     let result = session
         .call_tool_ok("secure__echo", json!({"message": "over tls"}))
@@ -187,7 +193,9 @@ async fn mtls_client_certificate_from_the_config() -> anyhow::Result<()> {
         .call_tool_ok("mutual__echo", json!({"message": "mutual"}))
         .await?;
     assert_eq!(text_of(&result), "Echo: mutual");
-    let entry = gateway.wait_upstream("anonymous", "down", DOWN_WITHIN).await?;
+    let entry = gateway
+        .wait_upstream("anonymous", "down", DOWN_WITHIN)
+        .await?;
     let reason = entry["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("TLS") && reason.contains("client certificate"),

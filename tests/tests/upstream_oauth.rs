@@ -121,7 +121,13 @@ fn callers_seen(upstream: &Gateway) -> Vec<String> {
         .filter(|l| l.contains("tools/call"))
         .filter_map(|l| {
             let at = l.find("identity=")? + "identity=".len();
-            Some(l[at..].split_whitespace().next()?.trim_matches('"').to_owned())
+            Some(
+                l[at..]
+                    .split_whitespace()
+                    .next()?
+                    .trim_matches('"')
+                    .to_owned(),
+            )
         })
         .collect()
 }
@@ -180,7 +186,9 @@ async fn refusals_are_named_with_their_reason() -> anyhow::Result<()> {
     let bare = gateway.wait_upstream("bare", "down", READY).await?;
     let reason = bare["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("'bare'") && reason.contains("401") && reason.contains("WWW-Authenticate: Bearer"),
+        reason.contains("'bare'")
+            && reason.contains("401")
+            && reason.contains("WWW-Authenticate: Bearer"),
         "the reason names the server, the 401 and its challenge: {reason}"
     );
     let wrong = gateway.wait_upstream("wrong", "down", READY).await?;
@@ -263,7 +271,11 @@ async fn token_exchange_acts_for_each_caller() -> anyhow::Result<()> {
         message.contains("'u'") && message.contains("JWT"),
         "the refusal names the server and what is missing: {message}"
     );
-    assert_eq!(callers_seen(&upstream).len(), 3, "the refused call never left the gateway");
+    assert_eq!(
+        callers_seen(&upstream).len(),
+        3,
+        "the refused call never left the gateway"
+    );
     Ok(())
 }
 

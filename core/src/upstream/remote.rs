@@ -337,7 +337,11 @@ mod tests {
         let (upstream, url, issued, seen) = setup("tok-2").await;
         let response = post(&upstream, &url).await.expect("accepted on the retry");
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(issued.load(Ordering::SeqCst), 2, "one new token after the 401");
+        assert_eq!(
+            issued.load(Ordering::SeqCst),
+            2,
+            "one new token after the 401"
+        );
         assert_eq!(seen.load(Ordering::SeqCst), 2);
         // The new token is cached.
         post(&upstream, &url).await.expect("accepted");

@@ -79,7 +79,10 @@ impl HttpLink {
     async fn close(&self, shared: &Shared) {
         let callers = self.callers.drain();
         let all = callers.iter().map(|c| c.connection.delete_session(shared));
-        tokio::join!(self.delete_session(shared), futures_util::future::join_all(all));
+        tokio::join!(
+            self.delete_session(shared),
+            futures_util::future::join_all(all)
+        );
     }
 
     fn request(&self, method: Method, body: Bytes) -> Result<Request<Full<Bytes>>, McpError> {
@@ -276,7 +279,10 @@ impl HttpLink {
     /// GETs the rest of a closed answer stream from the event after `last_event_id`.
     async fn resume(&self, shared: &Shared, last_event_id: &str) -> Result<Incoming, McpError> {
         let last = HeaderValue::from_str(last_event_id).map_err(|_| {
-            protocol(shared, "sent an event id that cannot be sent back in Last-Event-ID")
+            protocol(
+                shared,
+                "sent an event id that cannot be sent back in Last-Event-ID",
+            )
         })?;
         let build = || {
             let mut req = self.request(Method::GET, Bytes::new())?;

@@ -139,6 +139,11 @@ struct Cli {
     /// POST is served by a fresh handler, GET and DELETE answer 405.
     #[arg(long)]
     stateless: bool,
+
+    /// http mode with `--stateless`: answer GET with 404 instead of 405, as some sessionless
+    /// servers in the field do (toolgate's tests of such upstreams use it).
+    #[arg(long, requires = "stateless")]
+    get_not_found: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -738,11 +743,14 @@ async fn serve_http(shared: Arc<Shared>, cli: &Cli) -> anyhow::Result<()> {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let service = service.clone();
+        let get_not_found = cli.get_not_found;
         tokio::spawn(async move {
             let handler = service_fn(move |request: Request<Incoming>| {
                 let service = service.clone();
                 async move {
-                    if request.uri().path() != MCP_PATH {
+                    if request.uri().path() != MCP_PATH
+                        || (get_not_found && request.method() == http::Method::GET)
+                    {
                         return Ok::<_, Infallible>(not_found());
                     }
                     Ok(service.handle(request).await)
