@@ -50,6 +50,11 @@ pub(crate) struct Cli {
     /// The node executable that runs server-everything.
     #[arg(long, value_name = "PATH", default_value = "node")]
     pub(crate) node: PathBuf,
+    /// Another toolgate binary (an earlier build, say) for the `baseline-http` and
+    /// `baseline-stdio` scenarios: the same set-ups as `gateway-http` and `gateway-stdio`,
+    /// measured in the same run for a before/after comparison.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) baseline_toolgate: Option<PathBuf>,
     /// Stay in the current network namespace instead of a private one (then `conns/1k` also
     /// counts every other process's TCP connections).
     #[arg(long)]
@@ -63,6 +68,8 @@ pub(crate) enum Scenario {
     GatewayStdio,
     EverythingDirect,
     GatewayEverything,
+    BaselineHttp,
+    BaselineStdio,
 }
 
 impl Scenario {
@@ -73,6 +80,8 @@ impl Scenario {
             Scenario::GatewayStdio => "gateway-stdio",
             Scenario::EverythingDirect => "everything-direct",
             Scenario::GatewayEverything => "gateway-everything",
+            Scenario::BaselineHttp => "baseline-http",
+            Scenario::BaselineStdio => "baseline-stdio",
         }
     }
 
@@ -82,6 +91,11 @@ impl Scenario {
             self,
             Scenario::EverythingDirect | Scenario::GatewayEverything
         )
+    }
+
+    /// Whether its gateway is the `--baseline-toolgate` binary.
+    pub(crate) fn uses_baseline(self) -> bool {
+        matches!(self, Scenario::BaselineHttp | Scenario::BaselineStdio)
     }
 
     /// Whether the bench's calls go through a gateway.
@@ -94,7 +108,10 @@ impl Scenario {
     pub(crate) fn direct_counterpart(self) -> Option<Scenario> {
         match self {
             Scenario::Direct | Scenario::EverythingDirect => None,
-            Scenario::GatewayHttp | Scenario::GatewayStdio => Some(Scenario::Direct),
+            Scenario::GatewayHttp
+            | Scenario::GatewayStdio
+            | Scenario::BaselineHttp
+            | Scenario::BaselineStdio => Some(Scenario::Direct),
             Scenario::GatewayEverything => Some(Scenario::EverythingDirect),
         }
     }

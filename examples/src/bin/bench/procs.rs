@@ -32,6 +32,8 @@ const LOOPBACK_PRELOAD: &str = include_str!("../../../../tests/interop/loopback-
 #[derive(Debug)]
 pub(crate) struct Binaries {
     toolgate: PathBuf,
+    /// `--baseline-toolgate`, when a scenario needs it.
+    baseline: Option<PathBuf>,
     pub(crate) demo_server: PathBuf,
     /// Only when a scenario needs it.
     everything: Option<Everything>,
@@ -69,8 +71,26 @@ impl Binaries {
         } else {
             None
         };
+        let baseline = match &cli.baseline_toolgate {
+            Some(path) => {
+                ensure!(
+                    path.is_file(),
+                    "--baseline-toolgate {} not found",
+                    path.display()
+                );
+                Some(path.clone())
+            }
+            None => {
+                ensure!(
+                    !cli.scenarios.iter().any(|s| s.uses_baseline()),
+                    "the baseline-* scenarios need --baseline-toolgate PATH"
+                );
+                None
+            }
+        };
         Ok(Binaries {
             toolgate: find("toolgate")?,
+            baseline,
             demo_server: find("demo-server")?,
             everything,
         })
@@ -118,12 +138,19 @@ impl Binaries {
         Ok((process, url))
     }
 
-    /// Starts the gateway and waits until `/readyz` says an upstream is ready.
+    /// Starts the gateway (the baseline build if `baseline`) and waits until `/readyz` says
+    /// an upstream is ready.
     pub(crate) async fn start_gateway(
         &self,
         config: Option<&Path>,
+        baseline: bool,
     ) -> anyhow::Result<(Process, String)> {
-        let mut command = Command::new(&self.toolgate);
+        let binary = match (baseline, &self.baseline) {
+            (true, Some(b)) => b,
+            (true, None) => anyhow::bail!("no --baseline-toolgate"),
+            (false, _) => &self.toolgate,
+        };
+        let mut command = Command::new(binary);
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
@@ -325,7 +352,7 @@ impl Drop for TempFile {
 
 /// Resident memory of an idle gateway in its default configuration, in KiB.
 pub(crate) async fn idle_gateway_rss(bins: &Binaries) -> anyhow::Result<u64> {
-    let (gateway, _url) = bins.start_gateway(None).await?;
+    let (gateway, _url) = bins.start_gateway(None, false).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     vm_rss_kib(gateway.pid())
 }

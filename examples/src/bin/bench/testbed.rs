@@ -44,7 +44,7 @@ impl Testbed {
         let mut processes: Vec<Process> = Vec::new();
         // The upstream first: on HTTP it is a process of ours, named in the gateway's config.
         let (upstream, echo_prefix) = match scenario {
-            Scenario::Direct | Scenario::GatewayHttp => {
+            Scenario::Direct | Scenario::GatewayHttp | Scenario::BaselineHttp => {
                 let (demo, url) = bins.start_demo_http().await?;
                 let pid = demo.pid();
                 processes.push(demo);
@@ -56,7 +56,7 @@ impl Testbed {
                 processes.push(everything);
                 (UpstreamAt::Http { url, pid }, "Echo: ")
             }
-            Scenario::GatewayStdio => (UpstreamAt::Stdio, ""),
+            Scenario::GatewayStdio | Scenario::BaselineStdio => (UpstreamAt::Stdio, ""),
         };
         let server = if scenario.uses_everything() {
             "everything"
@@ -82,7 +82,9 @@ impl Testbed {
                     &format!("{}.yaml", scenario.name()),
                     &format!("mcp_servers:\n  {server}:\n    {entry}\n"),
                 )?;
-                let (gateway, url) = bins.start_gateway(Some(file.path())).await?;
+                let (gateway, url) = bins
+                    .start_gateway(Some(file.path()), scenario.uses_baseline())
+                    .await?;
                 config = Some(file);
                 let pid = gateway.pid();
                 processes.push(gateway);
