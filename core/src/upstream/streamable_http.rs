@@ -225,7 +225,7 @@ impl HttpLink {
                     };
                     match table::reply_to(msg, id) {
                         Ok(reply) => {
-                            tokio::spawn(drain(shared.clone(), link.clone(), events));
+                            finish(shared, link, events);
                             return Ok(Some(reply));
                         }
                         Err(other) => table::on_parsed(shared, link, other),
@@ -233,7 +233,7 @@ impl HttpLink {
                     if !shared.table.contains(id) {
                         // Answered some other way (cancelled, failed): the rest is not ours to
                         // wait for.
-                        tokio::spawn(drain(shared.clone(), link.clone(), events));
+                        finish(shared, link, events);
                         return Ok(None);
                     }
                 }
@@ -411,6 +411,32 @@ fn protocol(shared: &Shared, why: impl std::fmt::Display) -> McpError {
 /// given up instead (a server that keeps a finished answer's stream open).
 const DRAIN_BYTES: usize = 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Finishes an SSE answer whose response has been taken: usually the stream's end arrived
+/// with the response (the connection is back in the pool already); otherwise the rest is read
+/// in the background.
+fn finish<S>(shared: &Arc<Shared>, link: &Link, mut events: S)
+where
+    S: futures_util::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>>
+        + Unpin
+        + Send
+        + 'static,
+{
+    use futures_util::FutureExt;
+    match events.next().now_or_never() {
+        Some(None) => {}
+        Some(Some(Ok(ev))) => {
+            if let Some(data) = ev.data.as_deref().filter(|d| !d.trim().is_empty()) {
+                table::on_message(shared, link, data.as_bytes());
+            }
+            tokio::spawn(drain(shared.clone(), link.clone(), events));
+        }
+        Some(Some(Err(_))) => {}
+        None => {
+            tokio::spawn(drain(shared.clone(), link.clone(), events));
+        }
+    }
+}
 
 /// Reads what is left of an SSE answer after its response, routing any message in it, so that
 /// the connection ends cleanly and is reused.
