@@ -216,3 +216,27 @@ async fn gateway_default_config_serves_demo() -> anyhow::Result<()> {
     assert_eq!(text_of(&result), "default");
     Ok(())
 }
+
+/// Issue 12: `prefix:` replaces the server name in exposed names; `prefix: ""` exposes them as
+/// they are, so a gateway in front of one server is transparent to clients expecting its names.
+#[tokio::test]
+async fn prefixes_rename_or_remove_the_server_part_of_names() -> anyhow::Result<()> {
+    let config = GatewayConfig::new()
+        .server("main", Upstream::demo("main")?)
+        .server_key("main", "prefix", "\"\"")
+        .server("second", Upstream::demo("second")?)
+        .server_key("second", "prefix", "two");
+    let (_gateway, session) = gateway_with_tools(&config, &["whoami", "two__whoami"]).await?;
+    let names = session.tool_names().await?;
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("main__") || n.starts_with("second__")),
+        "{names:?}"
+    );
+    let result = session.call_tool_ok("whoami", json!({})).await?;
+    assert_eq!(text_of(&result), "main");
+    let result = session.call_tool_ok("two__whoami", json!({})).await?;
+    assert_eq!(text_of(&result), "second");
+    Ok(())
+}

@@ -112,6 +112,8 @@ impl ToolFilter {
 /// Per-upstream inputs to a merge.
 pub(crate) struct MergeInput<'a> {
     pub(crate) name: &'a str,
+    /// Names are exposed as `{prefix}{separator}{name}` (as they are when empty).
+    pub(crate) prefix: &'a str,
     pub(crate) lists: Option<&'a UpstreamLists>,
     pub(crate) filter: &'a ToolFilter,
 }
@@ -134,7 +136,7 @@ impl Catalog {
                     &mut c.tools,
                     &mut c.tool_routes,
                     tool,
-                    input.name,
+                    input,
                     name,
                     separator,
                     Route {
@@ -154,7 +156,7 @@ impl Catalog {
                     &mut c.prompts,
                     &mut c.prompt_routes,
                     prompt,
-                    input.name,
+                    input,
                     name,
                     separator,
                     Route {
@@ -179,7 +181,10 @@ impl Catalog {
                     continue;
                 }
                 c.resource_routes.insert(uri.to_string(), idx);
-                push_raw(&mut c.resources, &prefixed_name(res, input.name, separator));
+                push_raw(
+                    &mut c.resources,
+                    &prefixed_name(res, input.prefix, separator),
+                );
             }
             for t in &lists.templates {
                 let Some(tpl) = t.get("uriTemplate").and_then(Value::as_str) else {
@@ -187,7 +192,7 @@ impl Catalog {
                 };
                 let prefix = tpl.split('{').next().unwrap_or(tpl).to_string();
                 c.template_routes.push((prefix, idx));
-                push_raw(&mut c.templates, &prefixed_name(t, input.name, separator));
+                push_raw(&mut c.templates, &prefixed_name(t, input.prefix, separator));
             }
         }
         c.template_routes
@@ -212,15 +217,15 @@ fn add_named(
     list: &mut MergedList,
     routes: &mut HashMap<String, Route>,
     item: &Map<String, Value>,
-    server: &str,
+    input: &MergeInput<'_>,
     name: &str,
     separator: Option<&str>,
     mut route: Route,
     what: &str,
 ) {
-    let exposed = exposed_name(server, separator, name);
+    let exposed = exposed_name(input.prefix, separator, name);
     if routes.contains_key(&exposed) {
-        tracing::warn!(upstream = server, name = %exposed, "{what} name collides with one already exposed; left out");
+        tracing::warn!(upstream = input.name, name = %exposed, "{what} name collides with one already exposed; left out");
         return;
     }
     let mut item = item.clone();
@@ -233,23 +238,23 @@ fn add_named(
 /// list says where each came from.
 fn prefixed_name(
     item: &Map<String, Value>,
-    server: &str,
+    prefix: &str,
     separator: Option<&str>,
 ) -> Map<String, Value> {
     let mut item = item.clone();
     if let Some(Value::String(n)) = item.get("name") {
-        let n = exposed_name(server, separator, n);
+        let n = exposed_name(prefix, separator, n);
         item.insert("name".into(), Value::String(n));
     }
     item
 }
 
-/// `{server}{separator}{name}`, or `name` unchanged when there is no separator (one upstream
-/// behind a bridge).
-fn exposed_name(server: &str, separator: Option<&str>, name: &str) -> String {
+/// `{prefix}{separator}{name}`, or `name` unchanged when the prefix is empty or there is no
+/// separator (one upstream behind a bridge).
+fn exposed_name(prefix: &str, separator: Option<&str>, name: &str) -> String {
     match separator {
-        Some(sep) => format!("{server}{sep}{name}"),
-        None => name.to_string(),
+        Some(sep) if !prefix.is_empty() => format!("{prefix}{sep}{name}"),
+        _ => name.to_string(),
     }
 }
 
@@ -292,11 +297,13 @@ mod tests {
             &[
                 MergeInput {
                     name: "a",
+                    prefix: "a",
                     lists: Some(&a),
                     filter: &f,
                 },
                 MergeInput {
                     name: "b",
+                    prefix: "b",
                     lists: Some(&b),
                     filter: &f,
                 },
@@ -330,11 +337,13 @@ mod tests {
             &[
                 MergeInput {
                     name: "x",
+                    prefix: "x",
                     lists: Some(&a),
                     filter: &f,
                 },
                 MergeInput {
                     name: "x__y",
+                    prefix: "x__y",
                     lists: Some(&b),
                     filter: &f,
                 },
@@ -355,6 +364,7 @@ mod tests {
         let c = Catalog::merge(
             &[MergeInput {
                 name: "s",
+                prefix: "s",
                 lists: Some(&lists),
                 filter: &f,
             }],
@@ -381,6 +391,7 @@ mod tests {
         let c = Catalog::merge(
             &[MergeInput {
                 name: "s",
+                prefix: "s",
                 lists: Some(&lists),
                 filter: &f,
             }],
@@ -410,11 +421,13 @@ mod tests {
             &[
                 MergeInput {
                     name: "a",
+                    prefix: "a",
                     lists: Some(&a),
                     filter: &f,
                 },
                 MergeInput {
                     name: "b",
+                    prefix: "b",
                     lists: Some(&b),
                     filter: &f,
                 },
@@ -424,5 +437,82 @@ mod tests {
         assert_eq!(c.resource_upstream("demo://echo/hi"), Some(1));
         assert_eq!(c.resource_upstream("demo://other"), Some(0));
         assert_eq!(c.resource_upstream("file:///x"), None);
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    fn tool(name: &str) -> Map<String, Value> {
+        match serde_json::json!({"name": name, "inputSchema": {"type": "object"}}) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn a_prefix_replaces_the_server_name_and_an_empty_one_exposes_names_as_they_are() {
+        let a = UpstreamLists {
+            tools: vec![tool("echo"), tool("add")],
+            ..Default::default()
+        };
+        let b = UpstreamLists {
+            tools: vec![tool("echo"), tool("sum")],
+            ..Default::default()
+        };
+        let f = ToolFilter::default();
+        let c = Catalog::merge(
+            &[
+                MergeInput {
+                    name: "first",
+                    prefix: "",
+                    lists: Some(&a),
+                    filter: &f,
+                },
+                MergeInput {
+                    name: "second",
+                    prefix: "two",
+                    lists: Some(&b),
+                    filter: &f,
+                },
+            ],
+            Some("__"),
+        );
+        assert_eq!(c.tool_routes["echo"].upstream, 0);
+        assert_eq!(&*c.tool_routes["echo"].original, "echo");
+        assert_eq!(c.tool_routes["add"].upstream, 0);
+        assert_eq!(c.tool_routes["two__echo"].upstream, 1);
+        assert_eq!(&*c.tool_routes["two__sum"].original, "sum");
+        assert!(!c.tool_routes.contains_key("second__echo"));
+    }
+
+    #[test]
+    fn with_two_unprefixed_servers_a_colliding_name_keeps_the_first() {
+        let a = UpstreamLists {
+            tools: vec![tool("echo")],
+            ..Default::default()
+        };
+        let b = a.clone();
+        let f = ToolFilter::default();
+        let c = Catalog::merge(
+            &[
+                MergeInput {
+                    name: "a",
+                    prefix: "",
+                    lists: Some(&a),
+                    filter: &f,
+                },
+                MergeInput {
+                    name: "b",
+                    prefix: "",
+                    lists: Some(&b),
+                    filter: &f,
+                },
+            ],
+            Some("__"),
+        );
+        assert_eq!(c.tools.items.len(), 1);
+        assert_eq!(c.tool_routes["echo"].upstream, 0);
     }
 }

@@ -54,13 +54,17 @@ pub struct Member {
     /// Whether `tools/call` arguments are checked against the tool's `inputSchema` before
     /// they are forwarded (the config's `validate_arguments`, on by default).
     pub validate_arguments: bool,
+    /// What its tool and prompt names are exposed under: `{prefix}{separator}{name}`, or the
+    /// names as they are when empty (the config's `prefix`; default the upstream's name).
+    pub prefix: Arc<str>,
 }
 
 impl Member {
-    /// A member exposing every tool, with argument checks on.
+    /// A member exposing every tool under its upstream's name, with argument checks on.
     pub fn new(upstream: Upstream) -> Self {
         Member {
             service: McpService::new(upstream.clone()),
+            prefix: upstream.shared_name().clone(),
             upstream,
             filter: ToolFilter::default(),
             validate_arguments: true,

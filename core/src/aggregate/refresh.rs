@@ -105,6 +105,7 @@ impl Aggregate {
             .zip(lists.iter())
             .map(|(m, l)| MergeInput {
                 name: m.upstream.name(),
+                prefix: &m.prefix,
                 lists: l.as_ref(),
                 filter: &m.filter,
             })

@@ -91,12 +91,20 @@ impl Aggregate {
     /// upstream that is down right now, or back up but not listed again yet (a restart) —
     /// then the caller learns that instead (-31000, retryable).
     fn unknown(&self, what: &str, name: &str) -> McpError {
+        let unprefixed = self
+            .inner
+            .members
+            .iter()
+            .filter(|m| m.prefix.is_empty())
+            .count();
         for (idx, m) in self.inner.members.iter().enumerate() {
             let prefix = m.upstream.name();
             let owned = match &self.inner.separator {
-                Some(sep) => name
-                    .strip_prefix(prefix)
+                Some(sep) if !m.prefix.is_empty() => name
+                    .strip_prefix(&*m.prefix)
                     .is_some_and(|rest| rest.starts_with(sep.as_str())),
+                // Names as they are: the one upstream that exposes them so owns them.
+                Some(_) => unprefixed == 1,
                 None => self.inner.members.len() == 1,
             };
             if !owned {

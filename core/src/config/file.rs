@@ -117,6 +117,10 @@ pub(crate) struct Server {
     /// Pass the caller's own validated JWT (from `use: auth`) to this server unchanged
     /// (default false). Only for servers that accept tokens of the gateway's issuer.
     pub(crate) forward_authorization: Option<bool>,
+    /// What this server's tool and prompt names are exposed under,
+    /// `{prefix}{separator}{name}` (default: the server's name). `""` exposes them as they
+    /// are.
+    pub(crate) prefix: Option<String>,
 }
 
 /// TLS settings of a remote server.

@@ -257,6 +257,9 @@ pub struct ServerConfig {
     /// OAuth client and caller tokens for a remote server (`oauth:`,
     /// `forward_authorization:`); default none.
     pub auth: crate::upstream::UpstreamAuth,
+    /// What its tool and prompt names are exposed under (`prefix:`); default (`None`) the
+    /// server's name, `Some("")` the names as they are.
+    pub prefix: Option<String>,
 }
 
 impl ServerConfig {
@@ -272,6 +275,7 @@ impl ServerConfig {
             layers: Vec::new(),
             tls: crate::http::TlsOptions::default(),
             auth: crate::upstream::UpstreamAuth::default(),
+            prefix: None,
         }
     }
 

@@ -980,6 +980,7 @@ fn schema_describes_both_forms() {
             "tls",
             "oauth",
             "forward_authorization",
+            "prefix",
         ])
     );
     assert_eq!(
@@ -1097,4 +1098,35 @@ fn choices_suggest_what_was_meant() {
     );
     let upper = yaml_ok("mcp_servers:\n  s:\n    url: http://h/mcp\n    transport: SSE\n");
     assert_eq!(server(&upper, "s").transport.name(), "sse");
+}
+
+#[test]
+fn prefixes_are_checked_for_collisions_and_the_separator() {
+    let config = yaml_ok(
+        "mcp_servers:\n  a:\n    command: x\n    prefix: \"\"\n  b:\n    command: y\n    prefix: bee\n  c:\n    command: z\n",
+    );
+    assert_eq!(server(&config, "a").prefix.as_deref(), Some(""));
+    assert_eq!(server(&config, "b").prefix.as_deref(), Some("bee"));
+    assert_eq!(server(&config, "c").prefix, None);
+
+    let taken =
+        yaml_err("mcp_servers:\n  a:\n    command: x\n  b:\n    command: y\n    prefix: a\n");
+    assert_eq!(taken.kind(), ConfigErrorKind::Conflict);
+    assert!(
+        taken.to_string().contains("already that of server 'a'"),
+        "{taken}"
+    );
+    assert_eq!(taken.line(), Some(6), "{taken}");
+
+    let with_separator = yaml_err("mcp_servers:\n  a:\n    command: x\n    prefix: x__y\n");
+    assert_eq!(with_separator.kind(), ConfigErrorKind::Conflict);
+    assert!(
+        with_separator.to_string().contains("separator"),
+        "{with_separator}"
+    );
+
+    // Two servers may both expose names as they are (collisions are found when listing).
+    yaml_ok(
+        "mcp_servers:\n  a:\n    command: x\n    prefix: \"\"\n  b:\n    command: y\n    prefix: \"\"\n",
+    );
 }

@@ -272,27 +272,50 @@ impl Reader<'_> {
         separator: &str,
     ) -> Result<IndexMap<String, ServerConfig>, Problem> {
         let mut out = IndexMap::new();
+        // Non-empty prefixes in use, and by which server.
+        let mut prefixes: HashMap<String, String> = HashMap::new();
         for (name, entry) in servers {
             let path = at.key(&name);
             check_server_name(&name).map_err(|issue| Problem::in_map(path.clone(), issue))?;
-            let prefix = format!("{name}{separator}");
-            if prefix.find(separator) != Some(name.len()) {
-                return Err(Problem::at(
-                    &path,
-                    Issue::new(
-                        ConfigErrorKind::Conflict,
-                        format!(
-                            "the server name '{name}' contains or runs into the tool-name \
-                             separator '{separator}' (server.separator), so its tool names would \
-                             be ambiguous; rename the server or choose another separator"
-                        ),
-                    ),
-                ));
-            }
             let server = match entry {
                 Some(server) => self.server(server, &path)?,
                 None => return Err(Problem::at(&path, neither_command_nor_url())),
             };
+            // The server's name is its prefix unless `prefix:` says otherwise.
+            let (prefix, prefix_path, what) = match &server.prefix {
+                Some(p) => (p.clone(), path.key("prefix"), "prefix"),
+                None => (name.clone(), path.clone(), "server name"),
+            };
+            if !prefix.is_empty() {
+                if server.prefix.is_some() {
+                    check_server_name(&prefix).map_err(|issue| Problem::at(&prefix_path, issue))?;
+                }
+                if format!("{prefix}{separator}").find(separator) != Some(prefix.len()) {
+                    return Err(Problem::at(
+                        &prefix_path,
+                        Issue::new(
+                            ConfigErrorKind::Conflict,
+                            format!(
+                                "the {what} '{prefix}' contains or runs into the tool-name \
+                                 separator '{separator}' (server.separator), so its tool names \
+                                 would be ambiguous; choose another {what} or separator"
+                            ),
+                        ),
+                    ));
+                }
+                if let Some(other) = prefixes.insert(prefix.clone(), name.clone()) {
+                    return Err(Problem::at(
+                        &prefix_path,
+                        Issue::new(
+                            ConfigErrorKind::Conflict,
+                            format!(
+                                "the prefix '{prefix}' is already that of server '{other}': their \
+                                 tool names would collide; give one a `prefix:` of its own"
+                            ),
+                        ),
+                    ));
+                }
+            }
             out.insert(name, server);
         }
         Ok(out)
@@ -401,6 +424,7 @@ impl Reader<'_> {
         };
         let layers = self.layers(s.layers, &key("layers"))?;
         let tls = self.tls(s.tls, at)?;
+        let prefix = self.optional(s.prefix, &key("prefix"), any_string)?;
         let auth = self.upstream_auth(s.oauth, s.forward_authorization, at)?;
 
         let fail = |issue: Issue| Problem::at(at, issue);
@@ -512,6 +536,7 @@ impl Reader<'_> {
             layers,
             tls,
             auth,
+            prefix,
         })
     }
 

@@ -34,6 +34,8 @@ pub(super) struct UpstreamEntry {
     pub(super) spec: UpstreamSpec,
     pub(super) filter: ToolFilter,
     pub(super) validate_arguments: bool,
+    /// What its names are exposed under (`None`: its name).
+    pub(super) prefix: Option<String>,
     /// This server's own layers, outermost first.
     pub(super) layers: Vec<StackFn>,
 }
@@ -148,6 +150,7 @@ impl GatewayBuilder {
             spec,
             filter,
             validate_arguments: true,
+            prefix: None,
             layers: Vec::new(),
         });
         self
@@ -159,6 +162,17 @@ impl GatewayBuilder {
     pub fn validate_arguments(mut self, server: &str, on: bool) -> Self {
         for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
             u.validate_arguments = on;
+        }
+        self
+    }
+    /// Exposes the tool and prompt names of upstream `server` (added earlier) as
+    /// `{prefix}{separator}{name}` instead of under the server's own name; an empty prefix
+    /// exposes them as they are (a single-server gateway that is transparent to clients).
+    #[must_use]
+    pub fn prefix(mut self, server: &str, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.prefix = Some(prefix.clone());
         }
         self
     }
@@ -304,6 +318,7 @@ impl GatewayBuilder {
                     spec: u.spec.clone(),
                     filter: u.filter.clone(),
                     validate_arguments: u.validate_arguments,
+                    prefix: u.prefix.clone(),
                     layers: Vec::new(),
                 })
                 .collect(),
@@ -401,6 +416,7 @@ impl GatewayBuilder {
                     shutdown.child_token(),
                 );
                 let (filter, validate_arguments) = (u.filter.clone(), u.validate_arguments);
+                let prefix: Arc<str> = u.prefix.as_deref().unwrap_or(&u.name).into();
                 let service = stacks::upstream_stack(
                     &upstream,
                     u,
@@ -412,6 +428,7 @@ impl GatewayBuilder {
                     service,
                     filter,
                     validate_arguments,
+                    prefix,
                 }
             })
             .collect();
@@ -531,6 +548,9 @@ impl GatewayBuilder {
             b = b
                 .upstream(name.clone(), spec, filter)
                 .validate_arguments(name, server.validate_arguments);
+            if let Some(prefix) = &server.prefix {
+                b = b.prefix(name, prefix.clone());
+            }
         }
         Ok(b)
     }
