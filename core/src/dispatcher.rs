@@ -125,8 +125,14 @@ impl Dispatcher {
                 self.notification(session, &method, params.as_deref());
                 None
             }
-            // The gateway sends no server-to-client requests on its own, so answers are dropped.
-            Message::Response { .. } => None,
+            // The client's answer to a request relayed from an upstream.
+            Message::Response { id, outcome } => {
+                let outcome = outcome.map_err(|raw| McpError::from_error_object(&raw));
+                if !session.peer().answer(&id, outcome) {
+                    tracing::debug!("a client answered a request nobody waits for");
+                }
+                None
+            }
         }
     }
 
@@ -149,7 +155,7 @@ impl Dispatcher {
                     let ctx = McpContext {
                         session: session.info().clone(),
                         identity: inbound.identity,
-                        downstream: inbound.downstream,
+                        downstream: inbound.downstream.with_peer(session),
                         cancel: inflight.token().clone(),
                         extensions: inbound.extensions,
                     };
@@ -195,7 +201,7 @@ impl Dispatcher {
         let version = Self::negotiate(&params.protocol_version);
         if !session
             .info()
-            .set_initialized(version.clone(), params.client_info)
+            .set_initialized(version.clone(), params.client_info, params.capabilities)
         {
             return Err(McpError::invalid_request(
                 "the session is already initialized",

@@ -174,6 +174,27 @@ impl McpError {
         }
     }
 
+    /// An error object as a peer sent it — an upstream's answer, or a client's answer to a
+    /// request relayed to it — passed on with its own code, message and data. A malformed one
+    /// is -31003.
+    pub fn from_error_object(raw: &serde_json::value::RawValue) -> Self {
+        #[derive(serde::Deserialize)]
+        struct ErrorObject {
+            code: i32,
+            message: String,
+            data: Option<Value>,
+        }
+        match serde_json::from_str::<ErrorObject>(raw.get()) {
+            Ok(e) => McpError::from_upstream(e.code, e.message, e.data),
+            Err(_) => McpError::gateway(
+                ErrorKind::UpstreamProtocol,
+                "",
+                false,
+                format!("a malformed error object: {}", raw.get()),
+            ),
+        }
+    }
+
     /// Replaces the `data` member.
     #[must_use]
     pub fn with_data(mut self, data: Value) -> Self {

@@ -1,16 +1,17 @@
 //! Downstream sessions: who the client is, what it negotiated, and how to reach it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use rmcp::model::{Implementation, ProtocolVersion};
+use rmcp::model::{ClientCapabilities, Implementation, ProtocolVersion};
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::McpError;
 use crate::jsonrpc::RequestId;
 use crate::outbound::Outbound;
 
@@ -33,6 +34,10 @@ pub struct SessionInfo {
     transport: TransportKind,
     protocol_version: OnceLock<ProtocolVersion>,
     client_info: OnceLock<Implementation>,
+    client_capabilities: OnceLock<ClientCapabilities>,
+    /// The lowest `notifications/message` level the client wants (`logging/setLevel`), as
+    /// [`level_rank`]; 0: everything.
+    log_level: AtomicU8,
     created: Instant,
 }
 
@@ -44,6 +49,8 @@ impl SessionInfo {
             transport,
             protocol_version: OnceLock::new(),
             client_info: OnceLock::new(),
+            client_capabilities: OnceLock::new(),
+            log_level: AtomicU8::new(0),
             created: Instant::now(),
         }
     }
@@ -75,11 +82,124 @@ impl SessionInfo {
     pub fn created(&self) -> Instant {
         self.created
     }
+    /// The client's capabilities from `initialize` (None before it, and for stateless
+    /// requests).
+    pub fn client_capabilities(&self) -> Option<&ClientCapabilities> {
+        self.client_capabilities.get()
+    }
     /// Records the outcome of `initialize`. Returns false if the session was already initialized.
-    pub(crate) fn set_initialized(&self, version: ProtocolVersion, client: Implementation) -> bool {
+    pub(crate) fn set_initialized(
+        &self,
+        version: ProtocolVersion,
+        client: Implementation,
+        capabilities: ClientCapabilities,
+    ) -> bool {
         let fresh = self.protocol_version.set(version).is_ok();
         let _ = self.client_info.set(client);
+        let _ = self.client_capabilities.set(capabilities);
         fresh
+    }
+    /// `logging/setLevel`: log messages below `level` (`debug` … `emergency`) are not sent to
+    /// this client. Returns false for a level that does not exist.
+    pub fn set_log_level(&self, level: &str) -> bool {
+        match level_rank(level) {
+            Some(rank) => {
+                self.log_level.store(rank, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+    /// Whether a `notifications/message` at `level` (its `level` param as written) is wanted.
+    pub fn wants_log(&self, level: &str) -> bool {
+        let floor = self.log_level.load(Ordering::Relaxed);
+        floor == 0 || level_rank(level).is_none_or(|rank| rank >= floor)
+    }
+}
+
+/// MCP's log levels (syslog's), lowest first.
+pub const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// A level's rank, debug 1 … emergency 8.
+fn level_rank(level: &str) -> Option<u8> {
+    LOG_LEVELS
+        .iter()
+        .position(|l| *l == level)
+        .and_then(|i| u8::try_from(i + 1).ok())
+}
+
+/// The client end of a session for requests the gateway relays to it (an upstream's
+/// `sampling/createMessage`, `elicitation/create`, `roots/list`, `ping`): the ids it was sent
+/// and who waits for each answer. The ids are the gateway's own, so they never meet the
+/// client's; an answer nobody waits for any more is dropped.
+#[derive(Debug)]
+pub struct ClientPeer {
+    info: Arc<SessionInfo>,
+    next: AtomicI64,
+    waiting: Mutex<HashMap<i64, AnswerSender>>,
+}
+
+impl ClientPeer {
+    fn new(info: Arc<SessionInfo>) -> Self {
+        ClientPeer {
+            info,
+            next: AtomicI64::new(1),
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Delivers the client's answer to request `id`; false if nobody waits for it.
+    pub(crate) fn answer(&self, id: &RequestId, outcome: Result<Box<RawValue>, McpError>) -> bool {
+        let RequestId::Number(n) = id else {
+            return false;
+        };
+        match self.waiting.lock().remove(n) {
+            Some(tx) => tx.send(outcome).is_ok(),
+            None => false,
+        }
+    }
+}
+
+/// Where the client's answer to one relayed request goes.
+type AnswerSender = oneshot::Sender<Result<Box<RawValue>, McpError>>;
+
+/// Removes a waiting entry when the request is over (answered, timed out or abandoned).
+struct Waiting<'a> {
+    peer: &'a ClientPeer,
+    id: i64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.peer.waiting.lock().remove(&self.id);
+    }
+}
+
+/// What a relayed request needs the client to have declared.
+fn required_capability(caps: &ClientCapabilities, method: &str) -> Result<(), &'static str> {
+    let ok = match method {
+        "sampling/createMessage" => caps.sampling.is_some(),
+        "elicitation/create" => caps.elicitation.is_some(),
+        "roots/list" => caps.roots.is_some(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(match method {
+            "sampling/createMessage" => "sampling",
+            "elicitation/create" => "elicitation",
+            _ => "roots",
+        })
     }
 }
 
@@ -91,6 +211,9 @@ impl SessionInfo {
 pub struct Downstream {
     tx: Option<mpsc::Sender<Outbound>>,
     observer: Option<Observer>,
+    /// For requests relayed to the client and its log level; none for the gateway's own
+    /// calls.
+    peer: Option<Arc<ClientPeer>>,
 }
 
 /// Sees every message a [`Downstream`] sends.
@@ -115,7 +238,15 @@ impl Downstream {
         Downstream {
             tx: Some(tx),
             observer: None,
+            peer: None,
         }
+    }
+    /// The same downstream, able to carry requests to the client of `session` and to filter
+    /// log messages by its level.
+    #[must_use]
+    pub fn with_peer(mut self, session: &Session) -> Self {
+        self.peer = Some(session.peer.clone());
+        self
     }
     /// The same downstream, calling `observer` with every message sent to the client first (a
     /// timeout layer uses it to see progress; a metrics layer to count notifications).
@@ -141,12 +272,71 @@ impl Downstream {
             None => false,
         }
     }
-    /// Sends a notification (`notifications/progress` as [`Outbound::Progress`]).
+    /// Sends a notification (`notifications/progress` as [`Outbound::Progress`]). A
+    /// `notifications/message` below the level the client set is left out.
     pub fn notify(&self, method: &str, params: Option<&RawValue>) -> bool {
         if self.tx.is_none() && self.observer.is_none() {
             return false;
         }
+        if method == "notifications/message"
+            && let (Some(peer), Some(params)) = (&self.peer, params)
+            && let Ok(p) = crate::params::RawParams::parse(params)
+            && let Ok(Some(level)) = p.get_str("level")
+            && !peer.info.wants_log(&level)
+        {
+            return false;
+        }
         self.send(Outbound::notification(method, params))
+    }
+
+    /// Sends the client a request (relayed from an upstream) and waits for its answer, at most
+    /// `limit`. Fails at once when the client cannot be asked: no way back to it, or it did not
+    /// declare the capability the method needs.
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        limit: std::time::Duration,
+    ) -> Result<Box<RawValue>, McpError> {
+        let (Some(peer), Some(_)) = (&self.peer, &self.tx) else {
+            return Err(
+                McpError::method_not_found(method).with_data(serde_json::json!({
+                    "source": "gateway",
+                    "reason": "the request cannot be tied to a client that can answer it",
+                })),
+            );
+        };
+        if let Some(caps) = peer.info.client_capabilities()
+            && let Err(capability) = required_capability(caps, method)
+        {
+            return Err(
+                McpError::method_not_found(method).with_data(serde_json::json!({
+                    "source": "gateway",
+                    "reason": format!("the client did not declare the {capability} capability"),
+                })),
+            );
+        }
+        let id = peer.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        peer.waiting.lock().insert(id, tx);
+        let _waiting = Waiting { peer, id };
+        let sent = self.send(Outbound::Request {
+            id: RequestId::Number(id),
+            method: method.into(),
+            params: params.map(|p| Arc::from(p.to_owned())),
+        });
+        if !sent {
+            return Err(McpError::internal(format!(
+                "could not send {method} to the client: it is gone or not reading"
+            )));
+        }
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(McpError::internal("the client session ended")),
+            Err(_) => Err(McpError::internal(format!(
+                "the client did not answer {method} within {limit:?}"
+            ))),
+        }
     }
     /// Whether there is a channel at all.
     pub fn is_connected(&self) -> bool {
@@ -162,17 +352,24 @@ pub struct Session {
     inflight: Mutex<HashMap<RequestId, (u64, CancellationToken)>>,
     serial: AtomicU64,
     closed: CancellationToken,
+    peer: Arc<ClientPeer>,
 }
 
 impl Session {
     /// A session around `info`.
     pub fn new(info: SessionInfo) -> Self {
+        let info = Arc::new(info);
         Session {
-            info: Arc::new(info),
+            peer: Arc::new(ClientPeer::new(info.clone())),
+            info,
             inflight: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
             closed: CancellationToken::new(),
         }
+    }
+    /// Where the client's answers to relayed requests go.
+    pub(crate) fn peer(&self) -> &ClientPeer {
+        &self.peer
     }
     /// The shared info.
     pub fn info(&self) -> &Arc<SessionInfo> {

@@ -36,7 +36,22 @@ impl Aggregate {
                 return list_page(&catalog.templates, "resourceTemplates", &req, page_size);
             }
             Method::CompletionComplete => return self.complete(&catalog, req).await,
-            Method::LoggingSetLevel | Method::Ping => {
+            // The level is the session's own: upstreams are shared, so each client's log
+            // messages are filtered on their way to it (`Downstream::notify`).
+            Method::LoggingSetLevel => {
+                let params = RawParams::parse_opt(req.message.params.as_deref())?;
+                let level = params.get_str("level").ok().flatten();
+                return match level {
+                    Some(level) if req.ctx.session.set_log_level(&level) => {
+                        McpResponse::from_typed(&serde_json::json!({}))
+                    }
+                    _ => Err(McpError::invalid_params(format!(
+                        "logging/setLevel needs params.level, one of {}",
+                        crate::session::LOG_LEVELS.join(", ")
+                    ))),
+                };
+            }
+            Method::Ping => {
                 return McpResponse::from_typed(&serde_json::json!({}));
             }
             Method::ToolsCall => "tool",

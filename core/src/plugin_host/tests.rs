@@ -90,6 +90,7 @@ fn request(method: Method, params: Value, downstream: Downstream) -> McpRequest 
     session.set_initialized(
         rmcp::model::ProtocolVersion::V_2025_11_25,
         rmcp::model::Implementation::new("test-client", "9.9"),
+        rmcp::model::ClientCapabilities::default(),
     );
     let ctx = McpContext {
         session: Arc::new(session),

@@ -290,11 +290,79 @@ impl Inner {
             });
             return sse_response(rx);
         }
-        inbound.downstream = hs.downstream();
-        match self.dispatcher.request(&hs.session, req, inbound).await {
-            Some(frame) => answer.single(frame),
-            None => accepted(),
+        if !answer.sse_ok {
+            // JSON only: anything for the client goes on its GET stream, if it has one.
+            inbound.downstream = hs.downstream();
+            return match self.dispatcher.request(&hs.session, req, inbound).await {
+                Some(frame) => answer.single(frame),
+                None => accepted(),
+            };
         }
+        self.json_unless_streamed(&hs.session, req, inbound, answer)
+            .await
+    }
+
+    /// Answers with one JSON body, unless something for the client (a log message, a request
+    /// relayed from an upstream) comes before the answer: then the answer is an SSE stream
+    /// carrying those messages and, last, the response — so they reach the client on the
+    /// stream of the request they belong to.
+    async fn json_unless_streamed(
+        &self,
+        session: &Arc<Session>,
+        req: crate::jsonrpc::JsonRpcRequest,
+        mut inbound: Inbound,
+        answer: Answer,
+    ) -> Response<McpBody> {
+        let (tx, mut rx) = mpsc::channel(self.options.stream_queue);
+        inbound.downstream = Downstream::new(tx);
+        let dispatcher = self.dispatcher.clone();
+        let session = session.clone();
+        let mut request = Box::pin(async move { dispatcher.request(&session, req, inbound).await });
+        let first = tokio::select! {
+            biased;
+            frame = &mut request => {
+                let queued: Vec<Outbound> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+                let Some(frame) = frame else {
+                    return accepted();
+                };
+                if queued.is_empty() {
+                    return answer.single(frame);
+                }
+                let (tx, rx) = mpsc::channel(queued.len() + 1);
+                for message in queued.into_iter().chain([Outbound::Response(frame)]) {
+                    let _ = tx.try_send(message);
+                }
+                return sse_response(rx);
+            }
+            Some(first) = rx.recv() => first,
+        };
+        let (tx, stream) = mpsc::channel(self.options.stream_queue);
+        tokio::spawn(async move {
+            // A client that goes away drops `request`: the request is cancelled.
+            if tx.send(first).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(message) = rx.recv() => {
+                        if tx.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                    frame = &mut request => {
+                        while let Ok(message) = rx.try_recv() {
+                            let _ = tx.send(message).await;
+                        }
+                        if let Some(frame) = frame {
+                            let _ = tx.send(Outbound::Response(frame)).await;
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        sse_response(stream)
     }
 
     async fn initialize(

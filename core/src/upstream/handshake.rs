@@ -23,7 +23,7 @@ pub(crate) fn requested_version() -> ProtocolVersion {
 /// Runs `initialize` + `notifications/initialized` on a fresh link.
 pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<ReadyInfo, McpError> {
     let params = InitializeRequestParams::new(
-        ClientCapabilities::default(),
+        relay_capabilities(),
         Implementation::new("toolgate", env!("CARGO_PKG_VERSION")),
     )
     .with_protocol_version(requested_version());
@@ -79,4 +79,16 @@ pub(crate) async fn initialize(shared: &Arc<Shared>, link: &Link) -> Result<Read
         instructions: init.instructions,
         since: Instant::now(),
     })
+}
+
+/// What toolgate tells upstreams it can do as their client: everything it can relay to the
+/// client a request comes from (sampling, elicitation in both modes, roots). Whether that
+/// client can, is checked per request; one that cannot gets -32601 with the reason.
+fn relay_capabilities() -> ClientCapabilities {
+    serde_json::from_value(serde_json::json!({
+        "roots": {},
+        "sampling": {},
+        "elicitation": {"form": {}, "url": {}},
+    }))
+    .unwrap_or_default()
 }

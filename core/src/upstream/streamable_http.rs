@@ -228,7 +228,7 @@ impl HttpLink {
                             finish(shared, link, events);
                             return Ok(Some(reply));
                         }
-                        Err(other) => table::on_parsed(shared, link, other),
+                        Err(other) => table::on_related(shared, link, id, other),
                     }
                     if !shared.table.contains(id) {
                         // Answered some other way (cancelled, failed): the rest is not ours to
@@ -259,7 +259,7 @@ impl HttpLink {
                 match Message::parse(&body) {
                     Ok(msg) => match table::reply_to(msg, id) {
                         Ok(reply) => return Ok(Some(reply)),
-                        Err(other) => table::on_parsed(shared, link, other),
+                        Err(other) => table::on_related(shared, link, id, other),
                     },
                     Err(e) => {
                         tracing::warn!(upstream = %shared.name, error = %e.error, "upstream sent an invalid message");

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::Mutex;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Link, Reply};
 use super::{ListKind, Shared, UpstreamEvent, unavailable};
-use crate::error::{ErrorKind, McpError};
+use crate::error::McpError;
 use crate::jsonrpc::{
     Message, RequestId, error_frame, notification_frame, request_frame, response_frame,
 };
@@ -212,8 +211,42 @@ pub(crate) fn reply_to(msg: Message, id: i64) -> Result<Reply, Message> {
         Message::Response {
             id: RequestId::Number(n),
             outcome,
-        } if n == id => Ok(outcome.map_err(|raw| upstream_error(&raw))),
+        } if n == id => Ok(outcome.map_err(|raw| McpError::from_error_object(&raw))),
         other => Err(other),
+    }
+}
+
+/// Routes a message that arrived on the stream of request `id` (an HTTP POST's SSE answer):
+/// it belongs to that request's caller. A log message goes to that caller; a request
+/// (`sampling/createMessage`, `elicitation/create`, `roots/list`, `ping`) is relayed to that
+/// caller's client and its answer sent back to the upstream. Anything else, or when the
+/// caller is gone, is routed as any message ([`on_parsed`]).
+pub(crate) fn on_related(shared: &Arc<Shared>, link: &Link, id: i64, msg: Message) {
+    let Some((downstream, _)) = shared.table.progress_route(id) else {
+        return on_parsed(shared, link, msg);
+    };
+    match msg {
+        Message::Notification { method, params } if method.as_str() == "notifications/message" => {
+            downstream.notify(method.as_str(), params.as_deref());
+        }
+        Message::Request(req) => {
+            let (shared, link) = (shared.clone(), link.clone());
+            let limit = shared.options.request_timeout;
+            tokio::spawn(async move {
+                let answer = downstream
+                    .request(req.method.as_str(), req.params.as_deref(), limit)
+                    .await;
+                let frame = match answer {
+                    Ok(result) => response_frame(&req.id, &result),
+                    Err(e) => {
+                        tracing::debug!(upstream = %shared.name, method = req.method.as_str(), error = %e, "a request relayed to the client failed");
+                        error_frame(Some(&req.id), &e)
+                    }
+                };
+                link.deliver(&shared, frame).await;
+            });
+        }
+        other => on_parsed(shared, link, other),
     }
 }
 
@@ -231,7 +264,7 @@ pub(crate) fn on_parsed(shared: &Arc<Shared>, link: &Link, msg: Message) {
             };
             let reply = match outcome {
                 Ok(result) => Ok(result),
-                Err(raw) => Err(upstream_error(&raw)),
+                Err(raw) => Err(McpError::from_error_object(&raw)),
             };
             let _ = p.tx.send(reply);
         }
@@ -263,24 +296,6 @@ fn raw_empty() -> &'static RawValue {
     EMPTY.get_or_init(|| {
         RawValue::from_string("{}".into()).unwrap_or_else(|_| unreachable!("{{}} is valid JSON"))
     })
-}
-
-fn upstream_error(raw: &RawValue) -> McpError {
-    #[derive(serde::Deserialize)]
-    struct ErrorObject {
-        code: i32,
-        message: String,
-        data: Option<Value>,
-    }
-    match serde_json::from_str::<ErrorObject>(raw.get()) {
-        Ok(e) => McpError::from_upstream(e.code, e.message, e.data),
-        Err(_) => McpError::gateway(
-            ErrorKind::UpstreamProtocol,
-            "",
-            false,
-            format!("upstream sent a malformed error object: {}", raw.get()),
-        ),
-    }
 }
 
 fn on_notification(shared: &Arc<Shared>, method: &str, params: Option<&RawValue>) {
@@ -340,7 +355,7 @@ mod tests {
         .expect("raw");
         let (p, t) = rewrite_progress_token(&raw, 42).expect("ok");
         assert_eq!(t.as_deref().map(RawValue::get), Some(r#""abc""#));
-        let v: Value = serde_json::from_str(p.get()).expect("json");
+        let v: serde_json::Value = serde_json::from_str(p.get()).expect("json");
         assert_eq!(v["_meta"]["progressToken"], 42);
         assert_eq!(v["name"], "sleep");
     }
