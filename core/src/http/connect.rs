@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower::Service;
+
+use super::{Error, TlsOptions};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -163,11 +165,45 @@ impl Write for ProxyStream {
     }
 }
 
-/// The whole connection set-up (TCP, proxy, TLS handshake) bounded by one timeout.
+/// The whole connection set-up (TCP, proxy, TLS handshake) bounded by one timeout. TLS is
+/// set up on the first `https://` connection (reading the system's roots costs start-up time
+/// and memory that a client of `http://` servers never needs).
 #[derive(Clone, Debug)]
 pub(crate) struct Connector {
-    inner: HttpsConnector<ProxyConnector>,
+    tcp: ProxyConnector,
+    tls: Arc<LazyTls>,
     timeout: Duration,
+}
+
+/// The TLS connector, made when first needed.
+#[derive(Debug)]
+pub(crate) struct LazyTls {
+    options: TlsOptions,
+    http2: bool,
+    connector: OnceLock<Result<HttpsConnector<ProxyConnector>, Error>>,
+}
+
+impl LazyTls {
+    fn connector(&self, tcp: &ProxyConnector) -> Result<HttpsConnector<ProxyConnector>, Error> {
+        self.connector
+            .get_or_init(|| {
+                let config = self.options.client_config()?;
+                let mut https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(config)
+                    .https_or_http();
+                if let Some(name) = &self.options.server_name {
+                    https = https.with_server_name_resolver(
+                        hyper_rustls::FixedServerNameResolver::new(super::tls::server_name(name)?),
+                    );
+                }
+                Ok(if self.http2 {
+                    https.enable_all_versions().wrap_connector(tcp.clone())
+                } else {
+                    https.enable_http1().wrap_connector(tcp.clone())
+                })
+            })
+            .clone()
+    }
 }
 
 /// The connection set-up took longer than the connect timeout.
@@ -176,8 +212,21 @@ pub(crate) struct Connector {
 pub(crate) struct ConnectTimedOut(pub(crate) Duration);
 
 impl Connector {
-    pub(crate) fn new(inner: HttpsConnector<ProxyConnector>, timeout: Duration) -> Self {
-        Connector { inner, timeout }
+    pub(crate) fn new(
+        tcp: ProxyConnector,
+        tls: TlsOptions,
+        http2: bool,
+        timeout: Duration,
+    ) -> Self {
+        Connector {
+            tcp,
+            tls: Arc::new(LazyTls {
+                options: tls,
+                http2,
+                connector: OnceLock::new(),
+            }),
+            timeout,
+        }
     }
 }
 
@@ -187,11 +236,19 @@ impl Service<Uri> for Connector {
     type Future = BoxFuture<Self::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
+        self.tcp.poll_ready(cx)
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let connecting = self.inner.call(dst);
+        let connecting: BoxFuture<Self::Response> = if dst.scheme_str() == Some("https") {
+            match self.tls.connector(&self.tcp) {
+                Ok(mut https) => https.call(dst),
+                Err(e) => return Box::pin(std::future::ready(Err(Box::new(e) as BoxError))),
+            }
+        } else {
+            let tcp = self.tcp.call(dst);
+            Box::pin(async move { Ok(MaybeHttpsStream::Http(tcp.await?)) })
+        };
         let limit = self.timeout;
         Box::pin(async move {
             match tokio::time::timeout(limit, connecting).await {

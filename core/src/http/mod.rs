@@ -298,29 +298,17 @@ impl ClientBuilder {
     }
 
     /// Builds the client: reads the CA, certificate and key files now, so a bad file is an
-    /// error here and not on the first request.
+    /// error here and not on the first request. (The system's roots are read on the first
+    /// `https://` connection, once per process.)
     pub fn build(self) -> Result<Client, Error> {
-        let tls_config = self.tls.client_config()?;
+        self.tls.check_files()?;
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(self.connect_timeout));
         let proxies = self.proxy_from_env.then(Matcher::from_env).map(Arc::new);
         let tcp = ProxyConnector::new(tcp, proxies.clone());
-        let mut https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config)
-            .https_or_http();
-        if let Some(name) = &self.tls.server_name {
-            https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
-                tls::server_name(name)?,
-            ));
-        }
-        let https = if self.http2 {
-            https.enable_all_versions().wrap_connector(tcp)
-        } else {
-            https.enable_http1().wrap_connector(tcp)
-        };
-        let connector = Connector::new(https, self.connect_timeout);
+        let connector = Connector::new(tcp, self.tls, self.http2, self.connect_timeout);
         let inner = LegacyClient::builder(TokioExecutor::new())
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)

@@ -82,7 +82,41 @@ impl TlsOptions {
     /// Checks the settings without building a client: the files exist and hold what they
     /// should, the server name is a valid name.
     pub fn check(&self) -> Result<(), Error> {
-        self.client_config().map(|_| ())
+        self.check_files()
+    }
+
+    /// What [`check`](Self::check) does, without the system's roots (read once, when the
+    /// first TLS connection needs them).
+    pub(crate) fn check_files(&self) -> Result<(), Error> {
+        if let Some(path) = &self.ca_file {
+            let mut roots = RootCertStore::empty();
+            let (added, ignored) =
+                roots.add_parsable_certificates(read_certs(path, "tls.ca_file")?);
+            if added == 0 {
+                return Err(setup(format!(
+                    "tls.ca_file {}: none of its {ignored} certificate(s) can be a trust anchor",
+                    path.display()
+                )));
+            }
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                read_certs(cert, "tls.cert_file")?;
+                PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                    setup(format!(
+                        "tls.key_file {}: no usable private key: {e}",
+                        key.display()
+                    ))
+                })?;
+            }
+            (Some(_), None) => return Err(setup("tls.cert_file needs tls.key_file")),
+            (None, Some(_)) => return Err(setup("tls.key_file needs tls.cert_file")),
+            (None, None) => {}
+        }
+        if let Some(name) = &self.server_name {
+            server_name(name)?;
+        }
+        Ok(())
     }
 
     /// The rustls configuration these options describe (ALPN is set by the connector).

@@ -16,7 +16,11 @@ use serde::Deserialize;
 
 use crate::procs::STARTUP_TIMEOUT;
 
-const PROTOCOL_VERSION: &str = "2025-06-18";
+/// The version the load generator speaks: the one toolgate asks its upstreams for, so that a
+/// `direct` scenario costs the upstream the same per call as the gateway's calls do (at
+/// 2025-11-25 a TypeScript SDK server primes every answer stream and stores its events for
+/// resumption; at 2025-06-18 it does neither, and is about twice as cheap per call).
+const PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// Where the MCP endpoint is.
 #[derive(Debug)]
