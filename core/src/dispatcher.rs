@@ -144,6 +144,9 @@ impl Dispatcher {
         inbound: Inbound,
     ) -> Option<Bytes> {
         let id = req.id.clone();
+        // 2026-07-28 results are stamped with what that version requires of them.
+        let modern = (session.info().protocol_version() == Some(&ProtocolVersion::V_2026_07_28))
+            .then(|| req.method.clone());
         let result = match req.method {
             Method::Initialize => self.initialize(session, &req),
             Method::Ping => to_raw(&serde_json::json!({})),
@@ -170,7 +173,13 @@ impl Dispatcher {
             },
         };
         match result {
-            Ok(raw) => Some(response_frame(&id, &raw)),
+            Ok(raw) => match &modern {
+                Some(method) => Some(response_frame(
+                    &id,
+                    &crate::server::stamp_modern_result(method, &raw),
+                )),
+                None => Some(response_frame(&id, &raw)),
+            },
             Err(e) if e.is_cancelled() => None,
             Err(e) => Some(error_frame(Some(&id), &e)),
         }

@@ -99,6 +99,10 @@ impl SessionInfo {
         let _ = self.client_capabilities.set(capabilities);
         fresh
     }
+    /// The capabilities a 2026-07-28 request declares in its `_meta`.
+    pub(crate) fn set_client_capabilities(&self, capabilities: ClientCapabilities) {
+        let _ = self.client_capabilities.set(capabilities);
+    }
     /// `logging/setLevel`: log messages below `level` (`debug` … `emergency`) are not sent to
     /// this client. Returns false for a level that does not exist.
     pub fn set_log_level(&self, level: &str) -> bool {

@@ -46,6 +46,15 @@ async fn initialize_negotiates_every_version_with_a_handshake() -> anyhow::Resul
 
 const V2026: (&str, &str) = ("MCP-Protocol-Version", "2026-07-28");
 
+/// `params` with the `_meta` every 2026-07-28 request carries (SEP-2575).
+fn with_meta(mut params: Value) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    params
+}
+
 async fn stateless(
     url: &str,
     extra: &[(&str, &str)],
@@ -65,7 +74,7 @@ async fn stateless_2026_client_lists_and_calls_without_initialize() -> anyhow::R
     let (status, discover) = stateless(
         gateway.url(),
         &[("Mcp-Method", "server/discover")],
-        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": with_meta(json!({}))}),
     )
     .await?;
     ensure!(status == StatusCode::OK, "{discover}");
@@ -78,10 +87,14 @@ async fn stateless_2026_client_lists_and_calls_without_initialize() -> anyhow::R
     let (status, list) = stateless(
         gateway.url(),
         &[],
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": with_meta(json!({}))}),
     )
     .await?;
     ensure!(status == StatusCode::OK, "{list}");
+    // What 2026-07-28 requires of results, stamped on the upstream's 2025-era answer.
+    ensure!(list["result"]["resultType"] == "complete", "{list}");
+    ensure!(list["result"]["ttlMs"] == 0, "{list}");
+    ensure!(list["result"]["cacheScope"] == "private", "{list}");
     let names: Vec<&str> = list["result"]["tools"]
         .as_array()
         .context("tools")?
@@ -94,11 +107,78 @@ async fn stateless_2026_client_lists_and_calls_without_initialize() -> anyhow::R
         gateway.url(),
         &[("Mcp-Method", "tools/call")],
         json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-               "params": {"name": "demo__echo", "arguments": {"message": "stateless"}}}),
+               "params": with_meta(json!({"name": "demo__echo", "arguments": {"message": "stateless"}}))}),
     )
     .await?;
     ensure!(status == StatusCode::OK, "{call}");
     ensure!(text_of(&call["result"]) == "stateless", "{call}");
+    ensure!(call["result"]["resultType"] == "complete", "{call}");
+    ensure!(
+        call["result"].get("ttlMs").is_none(),
+        "tools/call is not cacheable: {call}"
+    );
+    Ok(())
+}
+
+/// SEP-2575: a 2026-07-28 request without its `_meta` is 400/-32602; one whose `_meta` names
+/// another version than its header is 400/-32020; the methods 2026-07-28 removed, and unknown
+/// ones, are 404/-32601; an unknown resource is -32602 (SEP-2164).
+#[tokio::test]
+async fn requests_2026_are_held_to_what_that_version_requires() -> anyhow::Result<()> {
+    let (gateway, _session) = demo_gateway().await?;
+    let (status, v) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await?;
+    ensure!(status == StatusCode::BAD_REQUEST, "{status} {v}");
+    ensure!(error_code(&v) == Some(-32602), "{v}");
+    ensure!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("_meta")),
+        "the message says what is missing: {v}"
+    );
+
+    let mut params = with_meta(json!({}));
+    params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-11-25");
+    let (status, v) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": params}),
+    )
+    .await?;
+    ensure!(status == StatusCode::BAD_REQUEST, "{status} {v}");
+    ensure!(error_code(&v) == Some(-32020), "{v}");
+
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "no/such",
+    ] {
+        let (status, v) = stateless(
+            gateway.url(),
+            &[],
+            json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": with_meta(json!({}))}),
+        )
+        .await?;
+        ensure!(status == StatusCode::NOT_FOUND, "{method}: {status} {v}");
+        ensure!(error_code(&v) == Some(-32601), "{method}: {v}");
+    }
+
+    let (status, v) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 4, "method": "resources/read",
+               "params": with_meta(json!({"uri": "nowhere://x"}))}),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{status} {v}");
+    ensure!(error_code(&v) == Some(-32602), "{v}");
+    ensure!(v["error"]["data"]["uri"] == "nowhere://x", "{v}");
     Ok(())
 }
 
@@ -109,7 +189,7 @@ async fn mcp_method_header_that_contradicts_the_body_is_400_32020() -> anyhow::R
         gateway.url(),
         &[("Mcp-Method", "tools/list")],
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-               "params": {"name": "demo__echo", "arguments": {"message": "x"}}}),
+               "params": with_meta(json!({"name": "demo__echo", "arguments": {"message": "x"}}))}),
     )
     .await?;
     ensure!(status == StatusCode::BAD_REQUEST, "{status} {v}");

@@ -74,11 +74,19 @@ impl Aggregate {
         };
         let Some(leaf) = leaf else {
             return Err(if what == "resource" {
-                McpError::new(
+                let e = McpError::new(
                     crate::ErrorKind::ResourceNotFound,
                     format!("resource not found: {target}"),
                 )
-                .with_data(serde_json::json!({"uri": target}))
+                .with_data(serde_json::json!({"uri": target}));
+                // 2026-07-28 (SEP-2164): an unknown resource is invalid params.
+                if req.ctx.session.protocol_version()
+                    == Some(&rmcp::model::ProtocolVersion::V_2026_07_28)
+                {
+                    e.with_code(crate::error::code::INVALID_PARAMS)
+                } else {
+                    e
+                }
             } else {
                 self.unknown(what, &target)
             });

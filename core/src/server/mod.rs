@@ -3,9 +3,12 @@
 
 pub mod body;
 pub mod guard;
+mod modern;
 pub mod sse;
 pub mod stdio;
 pub mod streamable_http;
+
+pub(crate) use modern::stamp_result as stamp_modern_result;
 
 use std::sync::Arc;
 use std::time::Duration;

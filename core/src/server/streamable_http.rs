@@ -427,16 +427,13 @@ impl Inner {
             .with_code(code::HEADER_MISMATCH);
             return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), &e);
         }
-        if req.method == Method::Initialize {
-            let e = McpError::invalid_request(
-                "protocol version 2026-07-28 has no initialize; call server/discover or the method directly",
-            );
-            return rpc_error(StatusCode::BAD_REQUEST, Some(&req.id), &e);
-        }
-        let session = Arc::new(Session::new(SessionInfo::stateless(
-            version,
-            TransportKind::StreamableHttp,
-        )));
+        let capabilities = match super::modern::check_request(&req) {
+            Ok(c) => c,
+            Err(refusal) => return rpc_error(refusal.status, Some(&req.id), &refusal.error),
+        };
+        let info = SessionInfo::stateless(version, TransportKind::StreamableHttp);
+        info.set_client_capabilities(capabilities);
+        let session = Arc::new(Session::new(info));
         let mut inbound = Inbound {
             identity,
             extensions: parts.extensions.clone(),
