@@ -39,7 +39,14 @@ pub struct SessionInfo {
     /// [`level_rank`]; 0: everything.
     log_level: AtomicU8,
     created: Instant,
+    /// Unique among this process's sessions (the key of what is kept per session).
+    serial: u64,
+    /// Fires when the session ends (set by [`Session::new`]).
+    closed: OnceLock<CancellationToken>,
 }
+
+/// Numbers sessions in the order they were made.
+static SESSION_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 impl SessionInfo {
     /// A new session; `id` is the `Mcp-Session-Id` (None on stdio and for stateless requests).
@@ -52,6 +59,8 @@ impl SessionInfo {
             client_capabilities: OnceLock::new(),
             log_level: AtomicU8::new(0),
             created: Instant::now(),
+            serial: SESSION_SERIAL.fetch_add(1, Ordering::Relaxed),
+            closed: OnceLock::new(),
         }
     }
 
@@ -81,6 +90,19 @@ impl SessionInfo {
     /// When the session started.
     pub fn created(&self) -> Instant {
         self.created
+    }
+    /// A number no other session of this process has: the key of what is kept per session.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+    /// Fires when the session ends (`None` for info not owned by a [`Session`]).
+    pub fn closed(&self) -> Option<&CancellationToken> {
+        self.closed.get()
+    }
+    /// Whether this is a 2026-07-28 request's throwaway session (no id, no lifetime beyond
+    /// the request).
+    pub fn is_stateless(&self) -> bool {
+        self.id.is_none() && self.protocol_version.get() == Some(&ProtocolVersion::V_2026_07_28)
     }
     /// The client's capabilities from `initialize` (None before it, and for stateless
     /// requests).
@@ -362,13 +384,15 @@ pub struct Session {
 impl Session {
     /// A session around `info`.
     pub fn new(info: SessionInfo) -> Self {
+        let closed = CancellationToken::new();
+        let _ = info.closed.set(closed.clone());
         let info = Arc::new(info);
         Session {
             peer: Arc::new(ClientPeer::new(info.clone())),
             info,
             inflight: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
-            closed: CancellationToken::new(),
+            closed,
         }
     }
     /// Where the client's answers to relayed requests go.

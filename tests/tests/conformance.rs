@@ -1,6 +1,7 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance`, server mode) run
 //! against the suite's own reference server directly and through toolgate — with the reference
-//! server as a Streamable HTTP upstream and as a stdio upstream, both with `prefix: ""` — for
+//! server as a Streamable HTTP upstream and as a stdio upstream (`session_mode: per_session`),
+//! both with `prefix: ""` — for
 //! each protocol generation. Through toolgate every scenario that passes directly must pass,
 //! except those listed with their reason in `tests/conformance/baseline.txt`; an entry there
 //! that passes now fails the test too, so the list only shrinks.
@@ -87,7 +88,9 @@ async fn compare(version: &str) -> anyhow::Result<()> {
     let (node, args, _cwd) = ReferenceServer::stdio_command()?;
     let stdio = GatewayConfig::new()
         .server("ref", Upstream::stdio(node.display().to_string(), args))
-        .server_key("ref", "prefix", "\"\"");
+        .server_key("ref", "prefix", "\"\"")
+        // A child per client session: what it sends during a call reaches that client.
+        .server_key("ref", "session_mode", "per_session");
     let gateway = Gateway::start_config(&stdio).await?;
     gateway
         .wait_upstream("ref", "ready", std::time::Duration::from_secs(30))

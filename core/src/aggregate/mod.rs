@@ -57,6 +57,9 @@ pub struct Member {
     /// What its tool and prompt names are exposed under: `{prefix}{separator}{name}`, or the
     /// names as they are when empty (the config's `prefix`; default the upstream's name).
     pub prefix: Arc<str>,
+    /// Its per-session connections, when each client session gets its own
+    /// (`session_mode: per_session`); `None`: every session shares `upstream`.
+    pub per_session: Option<crate::upstream::PerSession>,
 }
 
 impl Member {
@@ -68,6 +71,7 @@ impl Member {
             upstream,
             filter: ToolFilter::default(),
             validate_arguments: true,
+            per_session: None,
         }
     }
 }

@@ -102,8 +102,14 @@ pub(crate) struct Server {
     /// Check `tools/call` arguments against each tool's `inputSchema` before forwarding
     /// (default true; false for servers whose schemas are wrong).
     pub(crate) validate_arguments: Option<bool>,
-    /// Whether all gateway clients share one upstream session, or each gets its own.
+    /// Whether all gateway clients share one upstream session (`shared`, the default), or
+    /// each client session gets its own (`per_session`: a child process or HTTP session per
+    /// client, needed for sampling, elicitation and logging from stdio servers and for
+    /// servers that keep per-client state).
     pub(crate) session_mode: Option<Scalar<SessionMode>>,
+    /// With `session_mode: per_session`, the most client sessions with their own connection
+    /// (default 64); one more gets a "busy" error.
+    pub(crate) max_sessions: Option<Scalar<u64>>,
     /// Layers for this server's requests only, outermost first; entries as in the top-level
     /// `layers`.
     pub(crate) layers: Option<Vec<Layer>>,

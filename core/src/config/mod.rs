@@ -260,6 +260,9 @@ pub struct ServerConfig {
     /// What its tool and prompt names are exposed under (`prefix:`); default (`None`) the
     /// server's name, `Some("")` the names as they are.
     pub prefix: Option<String>,
+    /// With [`SessionMode::PerSession`], the most client sessions with a connection of their
+    /// own (`max_sessions:`); default 64.
+    pub max_sessions: usize,
 }
 
 impl ServerConfig {
@@ -276,6 +279,7 @@ impl ServerConfig {
             tls: crate::http::TlsOptions::default(),
             auth: crate::upstream::UpstreamAuth::default(),
             prefix: None,
+            max_sessions: crate::upstream::DEFAULT_MAX_SESSIONS,
         }
     }
 

@@ -981,6 +981,7 @@ fn schema_describes_both_forms() {
             "oauth",
             "forward_authorization",
             "prefix",
+            "max_sessions",
         ])
     );
     assert_eq!(

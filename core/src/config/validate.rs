@@ -422,6 +422,28 @@ impl Reader<'_> {
             Some((file::SessionMode::Shared, _)) | None => SessionMode::Shared,
             Some(_) => SessionMode::PerSession,
         };
+        let max_sessions = match s.max_sessions {
+            None => crate::upstream::DEFAULT_MAX_SESSIONS,
+            Some(_) if session_mode == SessionMode::Shared => {
+                return Err(Problem::at(
+                    &key("max_sessions"),
+                    Issue::new(
+                        Conflict,
+                        "`max_sessions` applies to `session_mode: per_session`; add that, or \
+                         remove `max_sessions`",
+                    ),
+                ));
+            }
+            Some(n) => match usize::try_from(self.scalar(n, &key("max_sessions"))?) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(Problem::at(
+                        &key("max_sessions"),
+                        Issue::invalid("max_sessions must be at least 1"),
+                    ));
+                }
+            },
+        };
         let layers = self.layers(s.layers, &key("layers"))?;
         let tls = self.tls(s.tls, at)?;
         let prefix = self.optional(s.prefix, &key("prefix"), any_string)?;
@@ -537,6 +559,7 @@ impl Reader<'_> {
             tls,
             auth,
             prefix,
+            max_sessions,
         })
     }
 

@@ -20,7 +20,7 @@ use crate::envelope::McpService;
 use crate::server::{
     HttpOptions, HttpRequest, HttpService, McpBody, OriginPolicy, SseService, StreamableHttpService,
 };
-use crate::upstream::{HttpSpec, StdioSpec, Upstream, UpstreamOptions, UpstreamSpec};
+use crate::upstream::{HttpSpec, PerSession, StdioSpec, Upstream, UpstreamOptions, UpstreamSpec};
 
 pub(super) type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
 pub(super) type HttpStackFn = Box<dyn FnOnce(HttpService) -> HttpService + Send>;
@@ -36,6 +36,8 @@ pub(super) struct UpstreamEntry {
     pub(super) validate_arguments: bool,
     /// What its names are exposed under (`None`: its name).
     pub(super) prefix: Option<String>,
+    /// `Some(max)`: a connection per client session, at most `max`.
+    pub(super) per_session: Option<usize>,
     /// This server's own layers, outermost first.
     pub(super) layers: Vec<StackFn>,
 }
@@ -151,6 +153,7 @@ impl GatewayBuilder {
             filter,
             validate_arguments: true,
             prefix: None,
+            per_session: None,
             layers: Vec::new(),
         });
         self
@@ -173,6 +176,17 @@ impl GatewayBuilder {
         let prefix = prefix.into();
         for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
             u.prefix = Some(prefix.clone());
+        }
+        self
+    }
+    /// Gives each client session its own connection to upstream `server` (added earlier),
+    /// at most `max_sessions` of them: a child process, or an HTTP session, per client. What
+    /// such a connection sends (log messages, sampling, elicitation) reaches its client even
+    /// from a stdio server.
+    #[must_use]
+    pub fn per_session(mut self, server: &str, max_sessions: usize) -> Self {
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.per_session = Some(max_sessions.max(1));
         }
         self
     }
@@ -319,6 +333,7 @@ impl GatewayBuilder {
                     filter: u.filter.clone(),
                     validate_arguments: u.validate_arguments,
                     prefix: u.prefix.clone(),
+                    per_session: u.per_session,
                     layers: Vec::new(),
                 })
                 .collect(),
@@ -417,8 +432,18 @@ impl GatewayBuilder {
                 );
                 let (filter, validate_arguments) = (u.filter.clone(), u.validate_arguments);
                 let prefix: Arc<str> = u.prefix.as_deref().unwrap_or(&u.name).into();
+                let per_session = u.per_session.map(|max| {
+                    PerSession::new(
+                        upstream.clone(),
+                        u.spec.clone(),
+                        self.upstream_options.clone(),
+                        max,
+                        shutdown.child_token(),
+                    )
+                });
                 let service = stacks::upstream_stack(
                     &upstream,
+                    per_session.as_ref(),
                     u,
                     &self.per_upstream,
                     &self.upstream_options,
@@ -429,6 +454,7 @@ impl GatewayBuilder {
                     filter,
                     validate_arguments,
                     prefix,
+                    per_session,
                 }
             })
             .collect();
@@ -508,9 +534,6 @@ impl GatewayBuilder {
             })
             .startup_grace(s.startup_grace);
         for (name, server) in &config.servers {
-            if matches!(server.session_mode, SessionMode::PerSession) {
-                tracing::warn!(server = %name, "session_mode: per_session is not implemented yet; the upstream connection is shared");
-            }
             let spec = match &server.transport {
                 UpstreamTransport::Stdio {
                     command,
@@ -550,6 +573,9 @@ impl GatewayBuilder {
                 .validate_arguments(name, server.validate_arguments);
             if let Some(prefix) = &server.prefix {
                 b = b.prefix(name, prefix.clone());
+            }
+            if matches!(server.session_mode, SessionMode::PerSession) {
+                b = b.per_session(name, server.max_sessions);
             }
         }
         Ok(b)

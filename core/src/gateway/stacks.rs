@@ -13,7 +13,7 @@ use super::router::Routes;
 use crate::aggregate::{Aggregate, RoutingLayer};
 use crate::envelope::McpService;
 use crate::server::{HttpService, OriginGuardLayer, OriginPolicy};
-use crate::upstream::{DeadlineLayer, Upstream, UpstreamOptions, UpstreamSpec};
+use crate::upstream::{DeadlineLayer, PerSession, Upstream, UpstreamOptions, UpstreamSpec};
 
 /// What a per-upstream layer is told about the upstream whose stack it wraps.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +43,7 @@ pub(super) fn mcp_plane(stack: Vec<StackFn>, aggregate: &Aggregate) -> McpServic
 /// every upstream, then the hard deadline of one request, then the connection.
 pub(super) fn upstream_stack(
     upstream: &Upstream,
+    per_session: Option<&PerSession>,
     entry: UpstreamEntry,
     per_upstream: &[PerUpstreamFn],
     options: &UpstreamOptions,
@@ -51,8 +52,12 @@ pub(super) fn upstream_stack(
         name: &entry.name,
         spec: &entry.spec,
     };
-    // The connection: ids rewritten both ways, progress routed back, the request table.
-    let mut service = McpService::new(upstream.clone());
+    // The connection: ids rewritten both ways, progress routed back, the request table —
+    // shared by every client session, or each session's own (`session_mode: per_session`).
+    let mut service = match per_session {
+        Some(connections) => McpService::new(connections.clone()),
+        None => McpService::new(upstream.clone()),
+    };
     // For upstreams that act on the caller's behalf: the caller's JWT, exchanged (RFC 8693)
     // or passed through, on each call; a call without one is refused.
     if let Some(act_for_caller) = upstream.act_for_caller() {
@@ -89,7 +94,13 @@ pub(super) fn upstream_stacks(
             |m| match entries.iter().position(|e| e.name == m.upstream.name()) {
                 Some(at) => {
                     let entry = entries.swap_remove(at);
-                    upstream_stack(&m.upstream, entry, per_upstream, options)
+                    upstream_stack(
+                        &m.upstream,
+                        m.per_session.as_ref(),
+                        entry,
+                        per_upstream,
+                        options,
+                    )
                 }
                 None => m.service.clone(),
             },

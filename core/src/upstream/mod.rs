@@ -12,6 +12,7 @@ mod credentials;
 mod deadline;
 mod handshake;
 mod link;
+mod per_session;
 pub mod remote;
 pub mod sse;
 pub mod stdio;
@@ -37,6 +38,7 @@ use table::RequestTable;
 
 pub use credentials::{ActForCaller, ActForCallerLayer, UpstreamAuth, UpstreamCaller};
 pub use deadline::{Deadline, DeadlineLayer};
+pub use per_session::{DEFAULT_MAX_SESSIONS, PerSession};
 pub use remote::{HttpSpec, check_spec};
 pub use stdio::StdioSpec;
 
@@ -160,6 +162,9 @@ pub(crate) struct Shared {
     pub(crate) created: Instant,
     /// What a remote upstream is shown besides its static headers (nothing for stdio).
     pub(crate) credentials: Arc<credentials::Credentials>,
+    /// A connection of one client session (`session_mode: per_session`): whatever it sends
+    /// belongs to that client.
+    pub(crate) dedicated: bool,
 }
 
 impl Shared {
@@ -218,6 +223,7 @@ impl Upstream {
         options: UpstreamOptions,
         shutdown: CancellationToken,
         credentials: credentials::Credentials,
+        dedicated: bool,
     ) -> Upstream {
         let (events, _) = broadcast::channel(64);
         Upstream {
@@ -231,6 +237,7 @@ impl Upstream {
                 shutdown,
                 created: Instant::now(),
                 credentials: Arc::new(credentials),
+                dedicated,
             }),
         }
     }
@@ -244,6 +251,26 @@ impl Upstream {
         options: UpstreamOptions,
         shutdown: CancellationToken,
     ) -> Upstream {
+        Self::start_as(name, spec, options, shutdown, false)
+    }
+
+    /// [`Upstream::start`] for one client session only (`session_mode: per_session`).
+    pub(crate) fn start_dedicated(
+        name: &str,
+        spec: UpstreamSpec,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+    ) -> Upstream {
+        Self::start_as(name, spec, options, shutdown, true)
+    }
+
+    fn start_as(
+        name: &str,
+        spec: UpstreamSpec,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+        dedicated: bool,
+    ) -> Upstream {
         let name_arc: Arc<str> = name.into();
         let credentials = match &spec {
             UpstreamSpec::StreamableHttp(s) | UpstreamSpec::Sse(s) => {
@@ -255,7 +282,7 @@ impl Upstream {
             Ok(c) => (c, None),
             Err(reason) => (credentials::Credentials::none(&name_arc), Some(reason)),
         };
-        let up = Upstream::new(name, options, shutdown, credentials);
+        let up = Upstream::new(name, options, shutdown, credentials, dedicated);
         let shared = up.shared.clone();
         if let Some(reason) = broken {
             tracing::error!(upstream = %shared.name, %reason, "upstream cannot start: its settings are wrong");

@@ -304,6 +304,7 @@ mod tests {
             UpstreamOptions::default(),
             CancellationToken::new(),
             credentials,
+            false,
         );
         (upstream, upstream_url, issued, seen)
     }

@@ -66,6 +66,14 @@ impl RequestTable {
             let _ = p.tx.send(Err(error.clone()));
         }
     }
+    /// The downstream of some request in flight (on a connection of one client, any will do).
+    fn any_downstream(&self) -> Option<Downstream> {
+        self.pending
+            .lock()
+            .values()
+            .find(|p| p.downstream.is_connected())
+            .map(|p| p.downstream.clone())
+    }
     fn progress_route(&self, id: i64) -> Option<(Downstream, Option<Box<RawValue>>)> {
         self.pending
             .lock()
@@ -225,6 +233,11 @@ pub(crate) fn on_related(shared: &Arc<Shared>, link: &Link, id: i64, msg: Messag
     let Some((downstream, _)) = shared.table.progress_route(id) else {
         return on_parsed(shared, link, msg);
     };
+    to_client(shared, link, downstream, msg);
+}
+
+/// Delivers a message that belongs to the client behind `downstream` (see [`on_related`]).
+fn to_client(shared: &Arc<Shared>, link: &Link, downstream: Downstream, msg: Message) {
     match msg {
         Message::Notification { method, params } if method.as_str() == "notifications/message" => {
             downstream.notify(method.as_str(), params.as_deref());
@@ -246,12 +259,27 @@ pub(crate) fn on_related(shared: &Arc<Shared>, link: &Link, id: i64, msg: Messag
                 link.deliver(&shared, frame).await;
             });
         }
-        other => on_parsed(shared, link, other),
+        other => route(shared, link, other),
     }
 }
 
-/// Routes one parsed message from the upstream.
+/// Routes one parsed message from the upstream. On a connection of one client (per-session
+/// mode) a log message or a request belongs to that client: it goes to whichever of its
+/// requests is in flight.
 pub(crate) fn on_parsed(shared: &Arc<Shared>, link: &Link, msg: Message) {
+    let for_the_client = matches!(&msg, Message::Request(_))
+        || matches!(&msg, Message::Notification { method, .. } if method.as_str() == "notifications/message");
+    if shared.dedicated
+        && for_the_client
+        && let Some(downstream) = shared.table.any_downstream()
+    {
+        return to_client(shared, link, downstream, msg);
+    }
+    route(shared, link, msg)
+}
+
+/// Routes a message that belongs to no particular client.
+fn route(shared: &Arc<Shared>, link: &Link, msg: Message) {
     match msg {
         Message::Response { id, outcome } => {
             let RequestId::Number(n) = id else {
