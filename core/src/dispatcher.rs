@@ -31,12 +31,26 @@ pub struct Dispatcher {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     service: ArcSwap<McpService>,
     server_info: Implementation,
     instructions: Option<String>,
     capabilities: ServerCapabilities,
+    /// Adjusts the capabilities to what the upstreams support, when a client asks for them.
+    adjust: Option<AdjustCapabilities>,
+}
+
+/// See [`Dispatcher::with_capabilities_from`].
+type AdjustCapabilities = Arc<dyn Fn(&mut ServerCapabilities) + Send + Sync>;
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("server_info", &self.server_info)
+            .field("capabilities", &self.capabilities)
+            .field("adjusted", &self.adjust.is_some())
+            .finish()
+    }
 }
 
 /// Per-message facts from the transport.
@@ -72,8 +86,37 @@ impl Dispatcher {
                 server_info: Implementation::new("toolgate", env!("CARGO_PKG_VERSION")),
                 instructions: None,
                 capabilities,
+                adjust: None,
             }),
         }
+    }
+
+    /// Adjusts the capabilities each client is told (in `initialize` and `server/discover`)
+    /// with `adjust` — to what the upstreams behind the gateway support right now.
+    #[must_use]
+    pub fn with_capabilities_from(
+        self,
+        adjust: impl Fn(&mut ServerCapabilities) + Send + Sync + 'static,
+    ) -> Self {
+        let inner = Inner {
+            service: ArcSwap::new(self.inner.service.load_full()),
+            server_info: self.inner.server_info.clone(),
+            instructions: self.inner.instructions.clone(),
+            capabilities: self.inner.capabilities.clone(),
+            adjust: Some(Arc::new(adjust)),
+        };
+        Dispatcher {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The capabilities a client is told now.
+    fn capabilities(&self) -> ServerCapabilities {
+        let mut capabilities = self.inner.capabilities.clone();
+        if let Some(adjust) = &self.inner.adjust {
+            adjust(&mut capabilities);
+        }
+        capabilities
     }
 
     /// Sets the `instructions` sent in `initialize`.
@@ -84,6 +127,7 @@ impl Dispatcher {
             server_info: self.inner.server_info.clone(),
             instructions: Some(instructions.into()),
             capabilities: self.inner.capabilities.clone(),
+            adjust: self.inner.adjust.clone(),
         };
         Dispatcher {
             inner: Arc::new(inner),
@@ -216,7 +260,7 @@ impl Dispatcher {
                 "the session is already initialized",
             ));
         }
-        let mut result = InitializeResult::new(self.inner.capabilities.clone())
+        let mut result = InitializeResult::new(self.capabilities())
             .with_server_info(self.inner.server_info.clone())
             .with_protocol_version(version);
         result.instructions = self.inner.instructions.clone();
@@ -226,7 +270,7 @@ impl Dispatcher {
     fn discover(&self) -> Result<Box<RawValue>, McpError> {
         let mut result = DiscoverResult::new(
             ProtocolVersion::KNOWN_VERSIONS.to_vec(),
-            self.inner.capabilities.clone(),
+            self.capabilities(),
         );
         result.instructions = self.inner.instructions.clone();
         to_raw(&result)

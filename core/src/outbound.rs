@@ -39,6 +39,15 @@ pub enum Outbound {
     KeepAlive,
     /// Legacy SSE's first event: the URL to POST messages to.
     Endpoint(Arc<str>),
+    /// `message`, for the sessions whose [`serial`](crate::session::SessionInfo::serial) is in
+    /// `to` only (a resource update goes to the sessions subscribed to it); the others' streams
+    /// skip it.
+    Addressed {
+        /// The sessions it is for.
+        to: Arc<[u64]>,
+        /// What they get.
+        message: Box<Outbound>,
+    },
 }
 
 impl Outbound {
@@ -51,6 +60,15 @@ impl Outbound {
                 method: method.into(),
                 params: params.map(|p| Arc::from(p.to_owned())),
             },
+        }
+    }
+
+    /// What the session numbered `session` gets of this message: the message itself, or for
+    /// an [`Outbound::Addressed`] one, its content if the session is among the addressees.
+    pub fn for_session(self, session: u64) -> Option<Outbound> {
+        match self {
+            Outbound::Addressed { to, message } => to.contains(&session).then_some(*message),
+            other => Some(other),
         }
     }
 
@@ -84,6 +102,7 @@ impl Outbound {
             Outbound::Request { id, method, params } => {
                 Some(request_frame_with_id(id, method, params.as_deref()))
             }
+            Outbound::Addressed { message, .. } => message.to_json(),
             Outbound::KeepAlive | Outbound::Endpoint(_) => None,
         }
     }

@@ -44,8 +44,15 @@ async fn each_session_gets_its_own_child_for_as_long_as_it_lasts() -> anyhow::Re
 
     first.delete().await?;
     let left = procfs::wait_gone(&[a], Duration::from_secs(10)).await;
-    assert!(left.is_empty(), "the child of the ended session (pid {a}) still runs");
-    assert_eq!(pid_of(&second).await?, b, "the other session's child is untouched");
+    assert!(
+        left.is_empty(),
+        "the child of the ended session (pid {a}) still runs"
+    );
+    assert_eq!(
+        pid_of(&second).await?,
+        b,
+        "the other session's child is untouched"
+    );
     Ok(())
 }
 

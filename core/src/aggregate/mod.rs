@@ -13,6 +13,7 @@ mod catalog;
 mod refresh;
 mod routing;
 mod serve;
+mod subscriptions;
 
 #[cfg(test)]
 pub(crate) use serve::rename;
@@ -121,6 +122,8 @@ struct Inner {
     created: Instant,
     /// Set once start-up is over for good (the fast path of [`Aggregate::is_settled`]).
     open: std::sync::atomic::AtomicBool,
+    /// Resource subscriptions per client session.
+    subscriptions: Mutex<subscriptions::Subscriptions>,
 }
 
 impl Inner {
@@ -151,6 +154,7 @@ impl Aggregate {
                 startup_deadline: parking_lot::Mutex::new(Instant::now() + DEFAULT_STARTUP_GRACE),
                 created: Instant::now(),
                 open: std::sync::atomic::AtomicBool::new(false),
+                subscriptions: Mutex::new(Default::default()),
             }),
         };
         for idx in 0..n {
@@ -178,6 +182,34 @@ impl Aggregate {
     /// The sender behind [`Aggregate::subscribe`], for transports that subscribe per stream.
     pub fn notification_sender(&self) -> broadcast::Sender<Outbound> {
         self.inner.notifications.clone()
+    }
+
+    /// Makes `capabilities` say no more than the upstreams do: `resources.subscribe` only
+    /// when an upstream that is up supports subscriptions, `completions` only when one offers
+    /// completion. While no upstream is up, `capabilities` stay as they are.
+    pub fn adjust_capabilities(&self, capabilities: &mut rmcp::model::ServerCapabilities) {
+        let (mut subscribe, mut completions, mut any) = (false, false, false);
+        for m in &self.inner.members {
+            if let UpstreamStatus::Ready(info) = m.upstream.status() {
+                any = true;
+                let caps = &info.capabilities;
+                subscribe |= caps
+                    .resources
+                    .as_ref()
+                    .is_some_and(|r| r.subscribe == Some(true));
+                completions |= caps.completions.is_some();
+            }
+        }
+        // Nothing is up yet (start-up): nothing to go by, the defaults stand.
+        if !any {
+            return;
+        }
+        if let Some(resources) = capabilities.resources.as_mut() {
+            resources.subscribe = subscribe.then_some(true);
+        }
+        if !completions {
+            capabilities.completions = None;
+        }
     }
 
     /// The members, in config order.

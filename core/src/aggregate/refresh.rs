@@ -153,10 +153,7 @@ pub(super) async fn refresher(inner: std::sync::Weak<Inner>, idx: usize) {
                 Aggregate::refresh(&inner, idx, &[kind], true).await
             }
             Ok(UpstreamEvent::ResourceUpdated(_, params)) => {
-                let _ = inner.notifications.send(Outbound::Notification {
-                    method: "notifications/resources/updated".into(),
-                    params,
-                });
+                super::subscriptions::updated(&inner, idx, params)
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

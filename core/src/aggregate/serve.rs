@@ -99,6 +99,15 @@ impl Aggregate {
                 arguments::Answer::ToolError(text) => tool_error(&text),
             };
         }
+        match req.method() {
+            Method::ResourcesSubscribe => {
+                return self.subscribe_resource(leaf.upstream, target, req).await;
+            }
+            Method::ResourcesUnsubscribe => {
+                return self.unsubscribe_resource(leaf.upstream, target, req).await;
+            }
+            _ => {}
+        }
         if what != "resource" {
             let original = match req.route() {
                 Some(r) => r.original.clone(),
@@ -159,7 +168,11 @@ impl Aggregate {
     }
 
     /// Hands `req` (params already in the upstream's names) to member `idx`'s stack.
-    async fn forward(&self, idx: usize, req: McpRequest) -> Result<McpResponse, McpError> {
+    pub(super) async fn forward(
+        &self,
+        idx: usize,
+        req: McpRequest,
+    ) -> Result<McpResponse, McpError> {
         let stack = self
             .stack(idx)
             .ok_or_else(|| McpError::internal("route points at no upstream"))?;

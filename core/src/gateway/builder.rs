@@ -461,7 +461,9 @@ impl GatewayBuilder {
         let aggregate = Aggregate::new(members, self.separator, self.page_size)
             .with_startup_grace(self.startup_grace);
         let service = stacks::mcp_plane(self.stack, &aggregate);
-        let dispatcher = Dispatcher::new(service.clone());
+        let upstreams = aggregate.clone();
+        let dispatcher = Dispatcher::new(service.clone())
+            .with_capabilities_from(move |caps| upstreams.adjust_capabilities(caps));
         let streamable = StreamableHttpService::new(
             dispatcher.clone(),
             self.http.clone(),

@@ -246,6 +246,7 @@ pub(crate) fn new_session_id() -> String {
 pub(crate) async fn feed(
     tx: &mpsc::Sender<Outbound>,
     mut notifications: Option<broadcast::Receiver<Outbound>>,
+    session: u64,
     keep_alive: Duration,
     closed: &CancellationToken,
     mut on_sent: impl FnMut(),
@@ -267,6 +268,9 @@ pub(crate) async fn feed(
             _ = tick.tick() => Outbound::KeepAlive,
             _ = tx.closed() => return,
             _ = closed.cancelled() => return,
+        };
+        let Some(frame) = frame.for_session(session) else {
+            continue;
         };
         if tx.try_send(frame).is_err() {
             return;

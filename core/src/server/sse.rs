@@ -148,6 +148,7 @@ impl Inner {
             super::feed(
                 &tx,
                 notifications,
+                session.info().serial(),
                 inner.options.keep_alive,
                 session.closed(),
                 || {},

@@ -110,7 +110,11 @@ where
                     None => std::future::pending().await,
                 }
             } => match n {
-                Ok(frame) => { let _ = tx.try_send(frame); }
+                Ok(frame) => {
+                    if let Some(frame) = frame.for_session(session.info().serial()) {
+                        let _ = tx.try_send(frame);
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => notifications = None,
             },

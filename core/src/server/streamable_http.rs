@@ -579,6 +579,7 @@ async fn feed_stream(
     super::feed(
         &tx,
         notifications,
+        hs.session.info().serial(),
         keep_alive,
         hs.session.closed(),
         move || touch.touch(),
