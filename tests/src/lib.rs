@@ -13,6 +13,7 @@
 //! - [`scripted_llm`] is a scripted OpenAI-compatible chat server standing in for an LLM API.
 //! - [`tcp_counter`] forwards TCP connections and counts them (connection reuse).
 //! - [`resumable`] is a Streamable HTTP server that answers only through SEP-1699 resumption.
+//! - [`connect_proxy`] is a minimal HTTP `CONNECT` proxy (the gateway behind `HTTPS_PROXY`).
 //! - [`tls`] makes a private CA and certificates in the test, and a TLS front on loopback.
 //! - [`oauth`] starts a real OAuth 2 authorization server (`oidc-provider`, client credentials
 //!   and RFC 8693 token exchange, JWT access tokens) from `tests/interop/oauth/server.mjs`.
@@ -40,6 +41,7 @@
 pub mod bridge;
 pub mod config;
 pub mod conformance;
+pub mod connect_proxy;
 pub mod demo;
 pub mod everything;
 pub mod gateway;

@@ -203,3 +203,53 @@ async fn mtls_client_certificate_from_the_config() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `HTTPS_PROXY` is honoured: an `https://` upstream named by a host name is reached through
+/// the proxy's `CONNECT` tunnel, with TLS to the server inside it (the proxy sees only the
+/// host name and port).
+#[tokio::test]
+async fn https_upstreams_go_through_the_environments_proxy() -> anyhow::Result<()> {
+    let everything = ServerEverything::start_streamable_http().await?;
+    let pki = Pki::new("proxied")?;
+    let cert = pki.server_cert("server", &["mcp.remote.example"], Validity::Current)?;
+    let front = TlsFront::start(backend(&everything)?, &cert, None).await?;
+    let proxy = toolgate_tests::connect_proxy::ConnectProxy::start(front.addr()).await?;
+    let config = GatewayConfig::new()
+        .server(
+            "remote",
+            Upstream::url("https://mcp.remote.example:8443/mcp"),
+        )
+        .server_key(
+            "remote",
+            "tls",
+            format!("{{ca_file: {}}}", yaml_path(pki.ca_file())),
+        )
+        .server("demo", Upstream::demo("demo")?);
+    let proxy_url = proxy.url();
+    let gateway =
+        Gateway::start_config_env(&config, &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "")])
+            .await?;
+    gateway
+        .wait_upstream("remote", "ready", Duration::from_secs(20))
+        .await?;
+    let session = gateway.session().await?;
+    let result = session
+        .call_tool_ok("remote__echo", json!({"message": "via the proxy"}))
+        .await?;
+    assert_eq!(text_of(&result), "Echo: via the proxy");
+    assert!(
+        proxy
+            .targets()
+            .iter()
+            .all(|t| t == "mcp.remote.example:8443")
+            && !proxy.targets().is_empty(),
+        "the proxy was asked for the upstream only: {:?}",
+        proxy.targets()
+    );
+    // The stdio upstream and loopback are not the proxy's business.
+    let result = session
+        .call_tool_ok("demo__echo", json!({"message": "direct"}))
+        .await?;
+    assert_eq!(text_of(&result), "direct");
+    Ok(())
+}
