@@ -20,6 +20,7 @@ use tower::ServiceExt;
 
 use crate::envelope::{Identity, McpContext, McpRequest, McpService};
 use crate::error::McpError;
+use crate::input_required::Suspensions;
 use crate::jsonrpc::{
     JsonRpcRequest, Message, Method, RequestId, error_frame, response_frame, to_raw,
 };
@@ -38,6 +39,8 @@ struct Inner {
     capabilities: ServerCapabilities,
     /// Adjusts the capabilities to what the upstreams support, when a client asks for them.
     adjust: Option<AdjustCapabilities>,
+    /// 2026-07-28 clients' calls waiting for their input.
+    suspensions: Arc<Suspensions>,
 }
 
 /// See [`Dispatcher::with_capabilities_from`].
@@ -87,6 +90,7 @@ impl Dispatcher {
                 instructions: None,
                 capabilities,
                 adjust: None,
+                suspensions: Arc::default(),
             }),
         }
     }
@@ -104,6 +108,7 @@ impl Dispatcher {
             instructions: self.inner.instructions.clone(),
             capabilities: self.inner.capabilities.clone(),
             adjust: Some(Arc::new(adjust)),
+            suspensions: self.inner.suspensions.clone(),
         };
         Dispatcher {
             inner: Arc::new(inner),
@@ -128,6 +133,7 @@ impl Dispatcher {
             instructions: Some(instructions.into()),
             capabilities: self.inner.capabilities.clone(),
             adjust: self.inner.adjust.clone(),
+            suspensions: self.inner.suspensions.clone(),
         };
         Dispatcher {
             inner: Arc::new(inner),
@@ -195,6 +201,7 @@ impl Dispatcher {
             Method::Initialize => self.initialize(session, &req),
             Method::Ping => to_raw(&serde_json::json!({})),
             Method::ServerDiscover => self.discover(),
+            _ if session.info().is_stateless() => self.stateless(session, req, inbound).await,
             _ => match session.begin(&id) {
                 // The entry is forgotten when `inflight` drops: at the end of this request, or
                 // when its future is dropped because the client went away.
@@ -227,6 +234,39 @@ impl Dispatcher {
             Err(e) if e.is_cancelled() => None,
             Err(e) => Some(error_frame(Some(&id), &e)),
         }
+    }
+
+    /// A 2026-07-28 request: a retry carrying `requestState` resumes the call it names; any
+    /// other runs with requests for the client turned into `input_required` results.
+    async fn stateless(
+        &self,
+        session: &Arc<Session>,
+        req: JsonRpcRequest,
+        inbound: Inbound,
+    ) -> Result<Box<RawValue>, McpError> {
+        let suspensions = &self.inner.suspensions;
+        if let Some(outcome) = suspensions.resume(req.params.as_deref()).await {
+            return outcome;
+        }
+        let Some(inflight) = session.begin(&req.id) else {
+            return Err(McpError::invalid_request("request id already in flight"));
+        };
+        let (input, inputs) = tokio::sync::mpsc::channel(4);
+        let ctx = McpContext {
+            session: session.info().clone(),
+            identity: inbound.identity,
+            downstream: inbound.downstream.with_peer(session).with_input(input),
+            cancel: inflight.token().clone(),
+            extensions: inbound.extensions,
+        };
+        let service = self.service();
+        let request = McpRequest::new(req, ctx);
+        let call = async move {
+            let out = service.oneshot(request).await;
+            drop(inflight);
+            out.map(|r| r.result)
+        };
+        suspensions.run(call, inputs).await
     }
 
     /// Handles a notification from the client.

@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod error;
 pub mod gateway;
 pub mod http;
+mod input_required;
 pub mod jsonrpc;
 mod lines;
 pub mod oauth;

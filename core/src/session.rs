@@ -240,6 +240,18 @@ pub struct Downstream {
     /// For requests relayed to the client and its log level; none for the gateway's own
     /// calls.
     peer: Option<Arc<ClientPeer>>,
+    /// For a 2026-07-28 client, which takes no server-to-client requests: where such a request
+    /// goes instead, to come back to the client as an `input_required` result.
+    input: Option<mpsc::Sender<InputRequest>>,
+}
+
+/// A request for the client that a 2026-07-28 client gets as an `input_required` result; its
+/// answer comes with the client's retry (`inputResponses`).
+#[derive(Debug)]
+pub(crate) struct InputRequest {
+    pub(crate) method: Arc<str>,
+    pub(crate) params: Option<Box<RawValue>>,
+    pub(crate) answer: oneshot::Sender<Result<Box<RawValue>, McpError>>,
 }
 
 /// Sees every message a [`Downstream`] sends.
@@ -265,7 +277,15 @@ impl Downstream {
             tx: Some(tx),
             observer: None,
             peer: None,
+            input: None,
         }
+    }
+    /// The same downstream, sending requests for the client to `input` instead (a 2026-07-28
+    /// client: see [`InputRequest`]).
+    #[must_use]
+    pub(crate) fn with_input(mut self, input: mpsc::Sender<InputRequest>) -> Self {
+        self.input = Some(input);
+        self
     }
     /// The same downstream, able to carry requests to the client of `session` and to filter
     /// log messages by its level.
@@ -324,15 +344,10 @@ impl Downstream {
         params: Option<&RawValue>,
         limit: std::time::Duration,
     ) -> Result<Box<RawValue>, McpError> {
-        let (Some(peer), Some(_)) = (&self.peer, &self.tx) else {
-            return Err(
-                McpError::method_not_found(method).with_data(serde_json::json!({
-                    "source": "gateway",
-                    "reason": "the request cannot be tied to a client that can answer it",
-                })),
-            );
-        };
-        if let Some(caps) = peer.info.client_capabilities()
+        if let Some(caps) = self
+            .peer
+            .as_ref()
+            .and_then(|p| p.info.client_capabilities())
             && let Err(capability) = required_capability(caps, method)
         {
             return Err(
@@ -342,6 +357,36 @@ impl Downstream {
                 })),
             );
         }
+        if let Some(input) = &self.input {
+            let (answer, rx) = oneshot::channel();
+            let request = InputRequest {
+                method: method.into(),
+                params: params.map(RawValue::to_owned),
+                answer,
+            };
+            if input.send(request).await.is_err() {
+                return Err(McpError::internal(format!(
+                    "{method}: the client's request is over"
+                )));
+            }
+            return match tokio::time::timeout(limit, rx).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => Err(McpError::internal(format!(
+                    "{method}: the client did not come back with an answer"
+                ))),
+                Err(_) => Err(McpError::internal(format!(
+                    "the client did not answer {method} within {limit:?}"
+                ))),
+            };
+        }
+        let (Some(peer), Some(_)) = (&self.peer, &self.tx) else {
+            return Err(
+                McpError::method_not_found(method).with_data(serde_json::json!({
+                    "source": "gateway",
+                    "reason": "the request cannot be tied to a client that can answer it",
+                })),
+            );
+        };
         let id = peer.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         peer.waiting.lock().insert(id, tx);

@@ -243,3 +243,69 @@ async fn get_stream_does_not_exist_in_2026() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// SEP-2322 bridged: a 2026-07-28 client calls a tool of a 2025-era upstream
+/// (server-everything) that asks for elicitation mid-call. The client gets an `input_required`
+/// result with the upstream's request; its retry with `inputResponses` and the `requestState`
+/// resumes the suspended call, whose result carries the client's answer.
+#[tokio::test]
+async fn a_2026_client_answers_an_upstream_elicitation_as_input_required() -> anyhow::Result<()> {
+    let everything = toolgate_tests::ServerEverything::start_streamable_http().await?;
+    let config = toolgate_tests::GatewayConfig::new().server(
+        "everything",
+        toolgate_tests::Upstream::http(everything.url()),
+    );
+    let (gateway, _session) =
+        toolgate_tests::gateway_with_tools(&config, &["everything__trigger-elicitation-request"])
+            .await?;
+    let mut params = with_meta(json!({"name": "everything__trigger-elicitation-request",
+                                      "arguments": {}}));
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+    let (status, first) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{first}");
+    let result = &first["result"];
+    ensure!(result["resultType"] == "input_required", "{first}");
+    let requests = result["inputRequests"]
+        .as_object()
+        .context("inputRequests")?;
+    ensure!(requests.len() == 1, "{first}");
+    let (key, request) = requests.iter().next().context("one input request")?;
+    ensure!(request["method"] == "elicitation/create", "{first}");
+    ensure!(
+        result.get("ttlMs").is_none(),
+        "an interim result carries no caching hints: {first}"
+    );
+    let state = result["requestState"].as_str().context("requestState")?;
+
+    let mut retry = params.clone();
+    retry["requestState"] = json!(state);
+    retry["inputResponses"] = json!({key.as_str(): {"action": "accept",
+                                                    "content": {"name": "Ada Lovelace", "check": true}}});
+    let (status, second) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": retry.clone()}),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{second}");
+    ensure!(second["result"]["resultType"] == "complete", "{second}");
+    ensure!(
+        text_of(&second["result"]).contains("Ada Lovelace"),
+        "{second}"
+    );
+
+    // The state is used up.
+    let (_, again) = stateless(
+        gateway.url(),
+        &[],
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": retry}),
+    )
+    .await?;
+    ensure!(error_code(&again) == Some(-32602), "{again}");
+    Ok(())
+}

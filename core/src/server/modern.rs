@@ -113,10 +113,15 @@ pub(crate) fn stamp_result<'a>(method: &Method, result: &'a RawValue) -> Cow<'a,
         return Cow::Borrowed(result);
     };
     let mut missing: Vec<(&str, &str)> = Vec::new();
-    if members.get("resultType").is_none() {
-        missing.push(("resultType", "\"complete\""));
-    }
-    if cacheable(method) {
+    let interim = match members.get("resultType") {
+        None => {
+            missing.push(("resultType", "\"complete\""));
+            false
+        }
+        Some(kind) => kind.get() != "\"complete\"",
+    };
+    // An interim result (`input_required`) is not cacheable and carries no hints.
+    if cacheable(method) && !interim {
         if members.get("ttlMs").is_none() {
             missing.push(("ttlMs", "0"));
         }
