@@ -77,3 +77,32 @@ async fn resource_updates_reach_only_the_sessions_that_subscribed() -> anyhow::R
     );
     Ok(())
 }
+
+/// With `session_mode: per_session` each session subscribes on its own connection, and what
+/// that connection says about the resource between calls reaches its session.
+#[tokio::test]
+async fn per_session_connections_deliver_their_resource_updates() -> anyhow::Result<()> {
+    let config = GatewayConfig::new()
+        .server("everything", Upstream::everything()?)
+        .server_key("everything", "session_mode", "per_session");
+    let (_gateway, session) =
+        gateway_with_tools(&config, &["everything__toggle-subscriber-updates"]).await?;
+    let resources = session.request("resources/list", Some(json!({}))).await?;
+    let uri = resources["result"]["resources"][0]["uri"]
+        .as_str()
+        .with_context(|| format!("a resource to subscribe to: {resources}"))?
+        .to_owned();
+    let mut stream = session.open_stream().await?;
+    let answer = session
+        .request("resources/subscribe", Some(json!({"uri": uri})))
+        .await?;
+    anyhow::ensure!(answer.get("result").is_some(), "{answer}");
+    session
+        .call_tool_ok("everything__toggle-subscriber-updates", json!({}))
+        .await?;
+    let update = stream
+        .wait_for_message(Duration::from_secs(15), is_update_of(&uri))
+        .await?;
+    assert_eq!(update["params"]["uri"], uri.as_str());
+    Ok(())
+}

@@ -33,6 +33,10 @@ impl Aggregate {
         uri: String,
         req: McpRequest,
     ) -> Result<McpResponse, McpError> {
+        // Each session's own connection subscribes for itself (its updates go to it alone).
+        if self.is_per_session(idx) {
+            return self.forward(idx, req).await;
+        }
         let session = req.ctx.session.serial();
         let (first, watch) = {
             let mut subs = self.inner.subscriptions.lock();
@@ -65,11 +69,22 @@ impl Aggregate {
         uri: String,
         req: McpRequest,
     ) -> Result<McpResponse, McpError> {
+        if self.is_per_session(idx) {
+            return self.forward(idx, req).await;
+        }
         let session = req.ctx.session.serial();
         if self.drop_subscriber(idx, &uri, session) {
             return self.forward(idx, req).await;
         }
         McpResponse::from_typed(&serde_json::json!({}))
+    }
+
+    /// Whether member `idx` gives each session its own connection.
+    fn is_per_session(&self, idx: usize) -> bool {
+        self.inner
+            .members
+            .get(idx)
+            .is_some_and(|m| m.per_session.is_some())
     }
 
     /// Removes `session` from `uri`'s subscribers; true when it was the last.

@@ -460,6 +460,11 @@ impl GatewayBuilder {
             .collect();
         let aggregate = Aggregate::new(members, self.separator, self.page_size)
             .with_startup_grace(self.startup_grace);
+        for m in aggregate.members() {
+            if let Some(per_session) = &m.per_session {
+                per_session.notify_through(aggregate.notification_sender());
+            }
+        }
         let service = stacks::mcp_plane(self.stack, &aggregate);
         let upstreams = aggregate.clone();
         let dispatcher = Dispatcher::new(service.clone())

@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use parking_lot::Mutex;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt};
 
-use super::{Upstream, UpstreamOptions, UpstreamSpec};
+use super::{Upstream, UpstreamEvent, UpstreamOptions, UpstreamSpec};
 use crate::envelope::{McpRequest, McpResponse};
 use crate::error::McpError;
+use crate::outbound::Outbound;
 
 /// Default most per-session connections of one upstream.
 pub const DEFAULT_MAX_SESSIONS: usize = 64;
@@ -39,6 +41,9 @@ struct Inner {
     shutdown: CancellationToken,
     /// Per session serial: its connection and what stops it.
     connections: Mutex<HashMap<u64, (Upstream, CancellationToken)>>,
+    /// Where what a session's connection says outside its calls (resource updates) goes, to
+    /// that session's stream only; set once the aggregate exists.
+    notifications: std::sync::OnceLock<broadcast::Sender<Outbound>>,
 }
 
 impl PerSession {
@@ -59,8 +64,16 @@ impl PerSession {
                 max,
                 shutdown,
                 connections: Mutex::new(HashMap::new()),
+                notifications: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Sends what a session's connection says outside its calls (`resources/updated`) to that
+    /// session, through `notifications` (the aggregate's, see
+    /// [`Aggregate::notification_sender`](crate::aggregate::Aggregate::notification_sender)).
+    pub fn notify_through(&self, notifications: broadcast::Sender<Outbound>) {
+        let _ = self.inner.notifications.set(notifications);
     }
 
     /// How many per-session connections are open.
@@ -103,12 +116,32 @@ impl PerSession {
         connections.insert(key, (upstream.clone(), stop.clone()));
         drop(connections);
         tracing::debug!(upstream = %name, session = key, "opened a per-session connection");
-        // Closed with the session (or the gateway).
+        // Closed with the session (or the gateway); meanwhile its resource updates go to the
+        // session.
         let (weak, closed) = (Arc::downgrade(&self.inner), closed.clone());
+        let mut events = upstream.events();
+        let notifications = inner.notifications.get().cloned();
         tokio::spawn(async move {
-            tokio::select! {
-                _ = closed.cancelled() => {}
-                _ = stop.cancelled() => {}
+            loop {
+                tokio::select! {
+                    _ = closed.cancelled() => break,
+                    _ = stop.cancelled() => break,
+                    event = events.recv() => match event {
+                        Ok(UpstreamEvent::ResourceUpdated(_, params)) => {
+                            if let Some(n) = &notifications {
+                                let _ = n.send(Outbound::Addressed {
+                                    to: Arc::from([key]),
+                                    message: Box::new(Outbound::Notification {
+                                        method: "notifications/resources/updated".into(),
+                                        params,
+                                    }),
+                                });
+                            }
+                        }
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
             }
             stop.cancel();
             if let Some(inner) = weak.upgrade() {
