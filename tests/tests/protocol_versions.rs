@@ -1,6 +1,8 @@
 //! Protocol versions: `initialize` negotiation for 2024-11-05 … 2025-11-25, and stateless
 //! 2026-07-28 clients that send `MCP-Protocol-Version` on every request and never initialize.
 
+use std::time::Duration;
+
 use anyhow::{Context, ensure};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -307,5 +309,51 @@ async fn a_2026_client_answers_an_upstream_elicitation_as_input_required() -> an
     )
     .await?;
     ensure!(error_code(&again) == Some(-32602), "{again}");
+    Ok(())
+}
+
+/// `subscriptions/listen` (2026-07-28): the stream opens with
+/// `notifications/subscriptions/acknowledged` (the subscription's id, the honored filter) and
+/// then carries the list changes asked for, tagged with that id.
+#[tokio::test]
+async fn a_2026_listen_stream_carries_the_list_changes_it_asked_for() -> anyhow::Result<()> {
+    let (gateway, session) = demo_gateway().await?;
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
+                      "params": with_meta(json!({"notifications": {"toolsListChanged": true}}))});
+    let headers = [
+        V2026,
+        ("accept", "application/json, text/event-stream"),
+        ("content-type", "application/json"),
+    ];
+    let mut stream =
+        toolgate_tests::http::post_stream(gateway.url(), &headers, body.to_string()).await?;
+    let ack = stream
+        .wait_for_message(Duration::from_secs(5), |m| m["method"].is_string())
+        .await?;
+    ensure!(
+        ack["method"] == "notifications/subscriptions/acknowledged",
+        "the first message is the acknowledgement: {ack}"
+    );
+    ensure!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "7",
+        "{ack}"
+    );
+    ensure!(
+        ack["params"]["notifications"] == json!({"toolsListChanged": true}),
+        "{ack}"
+    );
+    // A 2025-era session changes the tool list; the 2026 listener hears of it.
+    session
+        .call_tool_ok("demo__toggle_extra", json!({}))
+        .await?;
+    let changed = stream
+        .wait_for_message(Duration::from_secs(10), |m| {
+            m["method"] == "notifications/tools/list_changed"
+        })
+        .await?;
+    ensure!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "7",
+        "{changed}"
+    );
     Ok(())
 }

@@ -16,6 +16,9 @@ use crate::jsonrpc::{JsonRpcRequest, Method};
 use crate::params::RawParams;
 
 const VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+/// `subscriptions/listen`: a 2026-07-28 client's stream of change notifications.
+pub(crate) const LISTEN: &str = "subscriptions/listen";
+const SUBSCRIPTION_KEY: &str = "io.modelcontextprotocol/subscriptionId";
 const CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
 
 /// Why a 2026-07-28 request is refused before it is served: the HTTP status and the error.
@@ -50,7 +53,9 @@ pub(crate) fn check_request(req: &JsonRpcRequest) -> Result<ClientCapabilities, 
             })),
         ));
     }
-    if let Method::Other(name) = &req.method {
+    if let Method::Other(name) = &req.method
+        && name != LISTEN
+    {
         return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             McpError::method_not_found(name),
@@ -90,6 +95,89 @@ pub(crate) fn check_request(req: &JsonRpcRequest) -> Result<ClientCapabilities, 
         ));
     }
     Ok(capabilities)
+}
+
+/// What a `subscriptions/listen` stream delivers: the list changes the client asked for
+/// (`toolsListChanged`, `promptsListChanged`, `resourcesListChanged`). The gateway makes those
+/// itself when a merged list changes. `resourceSubscriptions` is not honored yet.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ListenFilter {
+    tools: bool,
+    prompts: bool,
+    resources: bool,
+}
+
+impl ListenFilter {
+    /// The filter of a `subscriptions/listen` request, narrowed to what the gateway delivers.
+    pub(crate) fn of(req: &JsonRpcRequest) -> ListenFilter {
+        let wants = |key: &str| {
+            RawParams::parse_opt(req.params.as_deref())
+                .ok()
+                .and_then(|p| p.get("notifications").map(ToOwned::to_owned))
+                .and_then(|n| {
+                    RawParams::parse(&n)
+                        .ok()
+                        .and_then(|n| n.get(key).map(|v| v.get() == "true"))
+                })
+                .unwrap_or(false)
+        };
+        ListenFilter {
+            tools: wants("toolsListChanged"),
+            prompts: wants("promptsListChanged"),
+            resources: wants("resourcesListChanged"),
+        }
+    }
+
+    /// `notifications/subscriptions/acknowledged`, the stream's first message: the
+    /// subscription's id and the honored filter.
+    pub(crate) fn acknowledgement(&self, subscription: &str) -> crate::outbound::Outbound {
+        let mut honored = serde_json::Map::new();
+        for (on, key) in [
+            (self.tools, "toolsListChanged"),
+            (self.prompts, "promptsListChanged"),
+            (self.resources, "resourcesListChanged"),
+        ] {
+            if on {
+                honored.insert(key.into(), serde_json::Value::Bool(true));
+            }
+        }
+        let params = serde_json::json!({
+            "_meta": {SUBSCRIPTION_KEY: subscription},
+            "notifications": honored,
+        });
+        notification("notifications/subscriptions/acknowledged", &params)
+    }
+
+    /// `message` as this stream delivers it — a list change it asked for, tagged with the
+    /// subscription's id — or `None`.
+    pub(crate) fn deliver(
+        &self,
+        subscription: &str,
+        message: &crate::outbound::Outbound,
+    ) -> Option<crate::outbound::Outbound> {
+        let method = message.method()?;
+        let wanted = match method {
+            "notifications/tools/list_changed" => self.tools,
+            "notifications/prompts/list_changed" => self.prompts,
+            "notifications/resources/list_changed" => self.resources,
+            _ => false,
+        };
+        wanted.then(|| {
+            notification(
+                method,
+                &serde_json::json!({"_meta": {SUBSCRIPTION_KEY: subscription}}),
+            )
+        })
+    }
+}
+
+fn notification(method: &str, params: &serde_json::Value) -> crate::outbound::Outbound {
+    crate::outbound::Outbound::Notification {
+        method: method.into(),
+        params: serde_json::value::to_raw_value(params)
+            .ok()
+            .map(std::sync::Arc::from),
+    }
 }
 
 /// Whether results of `method` carry caching hints.

@@ -431,6 +431,9 @@ impl Inner {
             Ok(c) => c,
             Err(refusal) => return rpc_error(refusal.status, Some(&req.id), &refusal.error),
         };
+        if req.method.as_str() == super::modern::LISTEN {
+            return self.listen(&req);
+        }
         let info = SessionInfo::stateless(version, TransportKind::StreamableHttp);
         info.set_client_capabilities(capabilities);
         let session = Arc::new(Session::new(info));
@@ -459,6 +462,55 @@ impl Inner {
             Some(frame) => answer.single(frame),
             None => accepted(),
         }
+    }
+
+    /// `subscriptions/listen` (2026-07-28): a stream that opens with
+    /// `notifications/subscriptions/acknowledged` and then carries the list changes the client
+    /// asked for, tagged with the subscription's id (the request's id), until the client closes
+    /// it.
+    fn listen(&self, req: &crate::jsonrpc::JsonRpcRequest) -> Response<McpBody> {
+        let filter = super::modern::ListenFilter::of(req);
+        let subscription = match &req.id {
+            crate::jsonrpc::RequestId::Number(n) => n.to_string(),
+            crate::jsonrpc::RequestId::String(s) => s.to_string(),
+        };
+        let (tx, rx) = mpsc::channel(self.options.stream_queue);
+        let _ = tx.try_send(filter.acknowledgement(&subscription));
+        let mut notifications = self
+            .notifications
+            .as_ref()
+            .map(broadcast::Sender::subscribe);
+        let keep_alive = self.options.keep_alive;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(keep_alive);
+            tick.tick().await;
+            loop {
+                let message = tokio::select! {
+                    n = async {
+                        match notifications.as_mut() {
+                            Some(rx) => rx.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => match n {
+                        Ok(m) => m,
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    _ = tick.tick() => Outbound::KeepAlive,
+                    _ = tx.closed() => return,
+                };
+                let out = match message {
+                    Outbound::KeepAlive => Some(Outbound::KeepAlive),
+                    other => filter.deliver(&subscription, &other),
+                };
+                if let Some(out) = out
+                    && tx.try_send(out).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        sse_response(rx)
     }
 
     fn get<B>(self: Arc<Self>, req: Request<B>) -> Response<McpBody> {
