@@ -61,8 +61,9 @@ pub struct McpContext {
     pub extensions: http::Extensions,
 }
 
-/// One client request on the MCP plane.
-#[derive(Debug)]
+/// One client request on the MCP plane. A clone is the same request again — same id, context,
+/// cancellation and route — for layers that send it more than once (retries).
+#[derive(Debug, Clone)]
 pub struct McpRequest {
     /// The message as it arrived.
     pub message: JsonRpcRequest,

@@ -103,7 +103,7 @@ impl fmt::Display for Method {
 }
 
 /// One client request, kept as it arrived.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct JsonRpcRequest {
     /// The id the client chose; restored on the answer.
     pub id: RequestId,

@@ -12,6 +12,7 @@ pub mod dispatcher;
 pub mod envelope;
 pub mod error;
 pub mod gateway;
+pub mod health;
 pub mod http;
 mod input_required;
 pub mod jsonrpc;

@@ -18,6 +18,8 @@ pub struct Route {
     pub server: Arc<str>,
     /// The item's name on that upstream (a resource keeps its URI).
     pub original: Arc<str>,
+    /// The tool or prompt as listed, when known.
+    pub(crate) definition: Option<Arc<RawValue>>,
     /// What the aggregate needs to serve it, when the aggregate decided the route.
     pub(crate) leaf: Option<Leaf>,
 }
@@ -27,7 +29,6 @@ pub struct Route {
 pub(crate) struct Leaf {
     pub(crate) upstream: usize,
     pub(crate) arguments: Option<Arc<ArgumentCheck>>,
-    pub(crate) definition: Option<Arc<RawValue>>,
 }
 
 impl PartialEq for Route {
@@ -44,15 +45,24 @@ impl Route {
         Route {
             server: server.into(),
             original: original.into(),
+            definition: None,
             leaf: None,
         }
+    }
+
+    /// The same route with the item's listed definition (for stacks and tests that route
+    /// without the aggregate; the aggregate sets it itself).
+    #[must_use]
+    pub fn with_definition(mut self, definition: Option<Arc<RawValue>>) -> Self {
+        self.definition = definition;
+        self
     }
 
     /// The tool or prompt as `tools/list` / `prompts/list` shows it right now (exposed name),
     /// when the gateway routed the request: for policies that check what is being called,
     /// such as tool pinning.
     pub fn definition(&self) -> Option<&RawValue> {
-        self.leaf.as_ref()?.definition.as_deref()
+        self.definition.as_deref()
     }
 }
 

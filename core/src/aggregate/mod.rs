@@ -31,6 +31,7 @@ use catalog::{Catalog, UpstreamLists};
 pub use routing::{Routing, RoutingLayer};
 
 use crate::envelope::McpService;
+use crate::health::{Check, UpstreamCheck};
 use crate::jsonrpc::Method;
 use crate::outbound::Outbound;
 pub use crate::route::{Resolve, Route};
@@ -96,6 +97,15 @@ pub struct MemberHealth {
     pub inflight: usize,
     /// When it was started.
     pub started: Instant,
+    /// What the layers' health checks say about it (a circuit breaker's state).
+    pub checks: Vec<Check>,
+}
+
+impl MemberHealth {
+    /// Connected, and no check fails: it should get requests.
+    pub fn is_ready(&self) -> bool {
+        self.status.is_ready() && self.checks.iter().all(|c| c.passing)
+    }
 }
 
 /// Many upstreams merged into one MCP server: a `tower::Service<McpRequest>`.
@@ -109,6 +119,8 @@ struct Inner {
     members: Vec<Member>,
     /// Each member's stack, by index; replaced whole on reload.
     stacks: ArcSwap<Vec<McpService>>,
+    /// The layers' health checks; replaced with the stacks on reload.
+    checks: ArcSwap<Vec<Arc<dyn UpstreamCheck>>>,
     separator: Option<String>,
     page_size: usize,
     lists: Mutex<Vec<Option<UpstreamLists>>>,
@@ -145,6 +157,7 @@ impl Aggregate {
             inner: Arc::new(Inner {
                 members,
                 stacks,
+                checks: ArcSwap::from_pointee(Vec::new()),
                 separator,
                 page_size,
                 lists: Mutex::new(vec![None; n]),
@@ -167,6 +180,12 @@ impl Aggregate {
     /// connections), in member order; requests already running finish on the old ones.
     pub fn replace_stacks(&self, stacks: Vec<McpService>) {
         self.inner.stacks.store(Arc::new(stacks));
+    }
+
+    /// Replaces the health checks the layers registered (at build and on reload, with the
+    /// stacks whose layers they watch).
+    pub fn replace_checks(&self, checks: Vec<Arc<dyn UpstreamCheck>>) {
+        self.inner.checks.store(Arc::new(checks));
     }
 
     /// The stack of member `idx`.
@@ -220,6 +239,7 @@ impl Aggregate {
     /// Health of every upstream.
     pub fn health(&self) -> Vec<MemberHealth> {
         let catalog = self.catalog();
+        let checks = self.inner.checks.load();
         self.inner
             .members
             .iter()
@@ -234,6 +254,10 @@ impl Aggregate {
                     .count(),
                 inflight: m.upstream.inflight(),
                 started: m.upstream.started(),
+                checks: checks
+                    .iter()
+                    .filter_map(|c| c.check(m.upstream.name()))
+                    .collect(),
             })
             .collect()
     }
@@ -276,10 +300,10 @@ impl Aggregate {
         Some(Route {
             server,
             original,
+            definition,
             leaf: Some(crate::route::Leaf {
                 upstream,
                 arguments,
-                definition,
             }),
         })
     }

@@ -16,6 +16,7 @@ use super::stacks::{self, UpstreamTarget};
 use super::{Gateway, GatewayInner, GatewayParts, RestartSettings};
 use crate::aggregate::{Aggregate, Member, ToolFilter};
 use crate::dispatcher::Dispatcher;
+use crate::health::UpstreamCheck;
 use crate::envelope::McpService;
 use crate::server::{
     HttpOptions, HttpRequest, HttpService, McpBody, OriginPolicy, SseService, StreamableHttpService,
@@ -96,6 +97,7 @@ pub struct GatewayBuilder {
     pub(super) per_upstream: Vec<PerUpstreamFn>,
     pub(super) http_stack: Vec<HttpStackFn>,
     pub(super) routes: Vec<(String, RouteFn)>,
+    pub(super) checks: Vec<Arc<dyn UpstreamCheck>>,
 }
 
 impl std::fmt::Debug for GatewayBuilder {
@@ -130,6 +132,7 @@ impl Default for GatewayBuilder {
             per_upstream: Vec::new(),
             http_stack: Vec::new(),
             routes: Vec::new(),
+            checks: Vec::new(),
         }
     }
 }
@@ -365,10 +368,21 @@ impl GatewayBuilder {
         if !scope.per_upstream.is_empty() {
             return Err("it adds layers to every upstream: list it in the top-level `layers:`");
         }
-        Ok(scope
+        let mut this = scope
             .stack
             .into_iter()
-            .fold(self, |b, wrap| b.server_stack(server, wrap)))
+            .fold(self, |b, wrap| b.server_stack(server, wrap));
+        this.checks.extend(scope.checks);
+        Ok(this)
+    }
+
+    /// Registers a health check of the upstreams (a layer's view of them, such as a circuit
+    /// breaker's state): `/readyz` and the metrics show what it says, and an upstream it fails
+    /// is not ready. Allowed in a server's own scope too.
+    #[must_use]
+    pub fn upstream_check(mut self, check: Arc<dyn UpstreamCheck>) -> Self {
+        self.checks.push(check);
+        self
     }
 
     /// The names of the upstreams added so far, in order (for layers that check the server
@@ -460,6 +474,7 @@ impl GatewayBuilder {
             .collect();
         let aggregate = Aggregate::new(members, self.separator, self.page_size)
             .with_startup_grace(self.startup_grace);
+        aggregate.replace_checks(self.checks);
         for m in aggregate.members() {
             if let Some(per_session) = &m.per_session {
                 per_session.notify_through(aggregate.notification_sender());

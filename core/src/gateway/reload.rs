@@ -120,6 +120,7 @@ impl Gateway {
             &builder.per_upstream,
             &builder.upstream_options,
         ));
+        old.aggregate.replace_checks(builder.checks);
         let service = stacks::mcp_plane(builder.stack, &old.aggregate);
         let parts = GatewayParts {
             service: service.clone(),

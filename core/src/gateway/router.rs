@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower::{Service, ServiceExt};
 
-use crate::aggregate::Aggregate;
+use crate::aggregate::{Aggregate, MemberHealth};
 use crate::server::{
     BoxError, HttpRequest, HttpService, McpBody, SseService, StreamableHttpService, box_request,
 };
@@ -125,24 +125,49 @@ impl Service<HttpRequest> for Routes {
 
 fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
     let health = aggregate.health();
-    let any_ready = health.iter().any(|h| h.status.is_ready());
+    let any_ready = health.iter().any(MemberHealth::is_ready);
     let upstreams: Vec<serde_json::Value> = health
         .iter()
-        .map(|h| match &h.status {
-            UpstreamStatus::Ready(info) => serde_json::json!({
-                "name": h.name, "status": "ready", "tools": h.tools, "inflight": h.inflight,
-                "server": info.server_info.name, "protocolVersion": info.protocol_version,
-            }),
-            UpstreamStatus::Starting => serde_json::json!({
-                "name": h.name, "status": "starting",
-                "reason": format!(
-                    "started {:.1} s ago; no answer to initialize yet",
-                    h.started.elapsed().as_secs_f64()
-                ),
-            }),
-            UpstreamStatus::Down { reason } => {
-                serde_json::json!({"name": h.name, "status": "down", "reason": reason})
+        .map(|h| {
+            let failing = h.checks.iter().find(|c| !c.passing);
+            let mut entry = match (&h.status, failing) {
+                // Connected, but a layer keeps requests away from it (an open circuit).
+                (UpstreamStatus::Ready(_), Some(check)) => serde_json::json!({
+                    "name": h.name, "status": "failing", "reason": check.reason,
+                    "tools": h.tools, "inflight": h.inflight,
+                }),
+                (UpstreamStatus::Ready(info), None) => serde_json::json!({
+                    "name": h.name, "status": "ready", "tools": h.tools, "inflight": h.inflight,
+                    "server": info.server_info.name, "protocolVersion": info.protocol_version,
+                }),
+                (UpstreamStatus::Starting, _) => serde_json::json!({
+                    "name": h.name, "status": "starting",
+                    "reason": format!(
+                        "started {:.1} s ago; no answer to initialize yet",
+                        h.started.elapsed().as_secs_f64()
+                    ),
+                }),
+                (UpstreamStatus::Down { reason }, _) => {
+                    serde_json::json!({"name": h.name, "status": "down", "reason": reason})
+                }
+            };
+            if !h.checks.is_empty()
+                && let Some(obj) = entry.as_object_mut()
+            {
+                let checks: serde_json::Map<String, serde_json::Value> = h
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        let mut v = serde_json::json!({"passing": c.passing, "reason": c.reason});
+                        if let (Some(v), Some(detail)) = (v.as_object_mut(), c.detail.as_object()) {
+                            v.extend(detail.clone());
+                        }
+                        (c.name.to_string(), v)
+                    })
+                    .collect();
+                obj.insert("checks".into(), checks.into());
             }
+            entry
         })
         .collect();
     let body = serde_json::json!({"ready": any_ready, "upstreams": upstreams}).to_string();

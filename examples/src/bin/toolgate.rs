@@ -33,6 +33,8 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_ratelimit::RateLimitFactory)
         .with(toolgate_ratelimit::ConcurrencyLimitFactory)
         .with(toolgate_timeout::TimeoutFactory)
+        .with(toolgate_resilience::CircuitBreakerFactory)
+        .with(toolgate_resilience::RetryFactory)
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
         .with(spans.clone())

@@ -9,6 +9,7 @@
 //! | `toolgate_rate_limited_total` | counter: requests rejected by a rate or concurrency limit (-31002) | `mcp_method_name`, `server`, `gen_ai_tool_name` |
 //! | `toolgate_upstream_up` | gauge: 1 when the upstream is connected and initialized | `server` |
 //! | `toolgate_upstream_tools` | gauge: tools exposed from the upstream | `server` |
+//! | `toolgate_upstream_check_passing` | gauge: 1 while a layer's health check of the upstream passes (`circuit_breaker`: 0 while its circuit is open) | `server`, `check` |
 //! | `toolgate_sessions_open` | gauge: downstream sessions open | `transport` (`streamable_http`, `sse`) |
 //!
 //! Labels stay bounded whatever clients send: `server` and `gen_ai_tool_name` are set only for
@@ -54,6 +55,7 @@ struct Instruments {
     rate_limited: IntCounterVec,
     upstream_up: IntGaugeVec,
     upstream_tools: IntGaugeVec,
+    upstream_checks: IntGaugeVec,
     sessions: IntGaugeVec,
 }
 
@@ -102,6 +104,13 @@ impl Metrics {
             ),
             &["server"],
         )?;
+        let upstream_checks = IntGaugeVec::new(
+            Opts::new(
+                "toolgate_upstream_check_passing",
+                "1 while a layer's health check of the upstream server passes (a circuit breaker: 0 while open), else 0.",
+            ),
+            &["server", "check"],
+        )?;
         let sessions = IntGaugeVec::new(
             Opts::new("toolgate_sessions_open", "Downstream MCP sessions open."),
             &["transport"],
@@ -111,6 +120,7 @@ impl Metrics {
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(upstream_up.clone()))?;
         registry.register(Box::new(upstream_tools.clone()))?;
+        registry.register(Box::new(upstream_checks.clone()))?;
         registry.register(Box::new(sessions.clone()))?;
         Ok(Metrics {
             inner: Arc::new(Instruments {
@@ -120,6 +130,7 @@ impl Metrics {
                 rate_limited,
                 upstream_up,
                 upstream_tools,
+                upstream_checks,
                 sessions,
             }),
         })

@@ -37,6 +37,7 @@ impl Metrics {
         if let Some(parts) = parts {
             m.upstream_up.reset();
             m.upstream_tools.reset();
+            m.upstream_checks.reset();
             for h in parts.aggregate.health() {
                 let up = matches!(h.status, UpstreamStatus::Ready(_));
                 m.upstream_up
@@ -45,6 +46,11 @@ impl Metrics {
                 m.upstream_tools
                     .with_label_values(&[&h.name])
                     .set(i64::try_from(h.tools).unwrap_or(i64::MAX));
+                for check in &h.checks {
+                    m.upstream_checks
+                        .with_label_values(&[&h.name, &*check.name])
+                        .set(i64::from(check.passing));
+                }
             }
             let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
             m.sessions
