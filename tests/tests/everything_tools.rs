@@ -110,7 +110,7 @@ async fn every_tool_answers_the_same_through_a_shared_http_upstream() -> anyhow:
 
     let config = GatewayConfig::new().server("everything", Upstream::http(everything.url()));
     let (gateway, _session) = gateway_with_tools(&config, &["everything__echo"]).await?;
-    let through = outcomes(&gateway.url(), PREFIX).await?;
+    let through = outcomes(gateway.url(), PREFIX).await?;
     compare(&direct, &through, &SHARED_CONNECTION)
 }
 
@@ -125,6 +125,6 @@ async fn every_tool_answers_the_same_through_a_per_session_stdio_upstream() -> a
         .server("everything", Upstream::everything()?)
         .server_key("everything", "session_mode", "per_session");
     let (gateway, _session) = gateway_with_tools(&config, &["everything__echo"]).await?;
-    let through = outcomes(&gateway.url(), PREFIX).await?;
+    let through = outcomes(gateway.url(), PREFIX).await?;
     compare(&direct, &through, &[])
 }

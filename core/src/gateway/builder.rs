@@ -16,8 +16,8 @@ use super::stacks::{self, UpstreamTarget};
 use super::{Gateway, GatewayInner, GatewayParts, RestartSettings};
 use crate::aggregate::{Aggregate, Member, ToolFilter};
 use crate::dispatcher::Dispatcher;
-use crate::health::UpstreamCheck;
 use crate::envelope::McpService;
+use crate::health::UpstreamCheck;
 use crate::server::{
     HttpOptions, HttpRequest, HttpService, McpBody, OriginPolicy, SseService, StreamableHttpService,
 };

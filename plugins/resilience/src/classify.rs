@@ -1,7 +1,7 @@
 //! What counts as the upstream failing, for the breaker and for retries.
 
-use toolgate::error::{ErrorKind, McpError};
 use toolgate::McpResponse;
+use toolgate::error::{ErrorKind, McpError};
 
 /// How a request ended, from the upstream's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

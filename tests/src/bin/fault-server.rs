@@ -17,6 +17,8 @@
 //! | `close_stdout` | `{}`                | closes fd 1 and keeps running, never answering        |
 //! | `sleep`        | `{ms: integer}`     | text `slept` after `ms` milliseconds                  |
 //! | `raw_args`     | any object          | text: the `arguments` it received, as JSON            |
+//! | `lookup`       | `{ms: integer}`     | text `looked up` after `ms` ms; annotated `readOnlyHint: true` |
+//! | `exit`         | `{after_ms: integer}` | exits (status 1) after `after_ms` ms, never answering |
 //!
 //! Calls run concurrently (one thread each). An unknown tool is -32602, an unknown method
 //! -32601; notifications are ignored. It exits when stdin closes.
@@ -94,6 +96,11 @@ fn tools() -> Value {
          "inputSchema": object(json!({"ms": {"type": "integer"}}), &["ms"])},
         {"name": "raw_args", "description": "Returns the arguments it received, as JSON text.",
          "inputSchema": {"type": "object"}},
+        {"name": "lookup", "description": "Answers `looked up` after `ms` milliseconds; changes nothing.",
+         "inputSchema": object(json!({"ms": {"type": "integer"}}), &["ms"]),
+         "annotations": {"readOnlyHint": true}},
+        {"name": "exit", "description": "Exits the process after `after_ms` milliseconds.",
+         "inputSchema": object(json!({"after_ms": {"type": "integer"}}), &["after_ms"])},
     ]})
 }
 
@@ -139,6 +146,17 @@ fn call_tool(out: &Stdout, id: &Value, params: &Value) -> Value {
             result(id, text("slept"))
         }
         "raw_args" => result(id, text(args.to_string())),
+        "lookup" => {
+            let ms = args["ms"].as_u64().unwrap_or(0);
+            std::thread::sleep(Duration::from_millis(ms));
+            result(id, text("looked up"))
+        }
+        "exit" => {
+            let ms = args["after_ms"].as_u64().unwrap_or(0);
+            std::thread::sleep(Duration::from_millis(ms));
+            log("exiting on request");
+            std::process::exit(1);
+        }
         other => error(
             id,
             INVALID_PARAMS,

@@ -110,9 +110,9 @@ where
                 guard.finish(&result);
                 Poll::Ready(result)
             }
-            KindProj::Refused { error } => Poll::Ready(Err(error
-                .take()
-                .unwrap_or_else(|| McpError::internal("circuit breaker future polled after completion")))),
+            KindProj::Refused { error } => Poll::Ready(Err(error.take().unwrap_or_else(|| {
+                McpError::internal("circuit breaker future polled after completion")
+            }))),
         }
     }
 }

@@ -91,7 +91,9 @@ impl Policy {
             window: s.window.unwrap_or(d.window),
             min_requests: s.min_requests.unwrap_or(d.min_requests),
             open_for: s.open_for.unwrap_or(d.open_for),
-            max_open_for: s.max_open_for.unwrap_or(d.max_open_for.max(s.open_for.unwrap_or_default())),
+            max_open_for: s
+                .max_open_for
+                .unwrap_or(d.max_open_for.max(s.open_for.unwrap_or_default())),
             probes: s.probes.unwrap_or(d.probes),
             per_tool: s.per_tool,
         };

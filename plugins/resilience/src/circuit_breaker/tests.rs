@@ -39,8 +39,14 @@ async fn consecutive_failures_open_the_circuit_and_refuse_at_once() {
         Some(CircuitState::Open { .. })
     ));
 
-    let e = send(&mut svc, "demo__x").await.expect_err("open circuit refuses");
-    assert_eq!(upstream.calls(), 3, "a refused request never reaches the upstream");
+    let e = send(&mut svc, "demo__x")
+        .await
+        .expect_err("open circuit refuses");
+    assert_eq!(
+        upstream.calls(),
+        3,
+        "a refused request never reaches the upstream"
+    );
     assert_eq!(e.code(), UPSTREAM_UNAVAILABLE);
     assert!(e.is_retryable(), "{e:?}");
     let data = e.data().cloned().unwrap_or_default();
@@ -95,7 +101,11 @@ async fn a_successful_probe_closes_and_a_failed_one_doubles_the_wait() {
     assert_eq!(upstream.calls(), 3);
     let e = send(&mut svc, "demo__x").await.expect_err("open again");
     assert_eq!(retry_after_ms(&e), 2000);
-    assert!(e.message().contains("a probe failed too"), "{}", e.message());
+    assert!(
+        e.message().contains("a probe failed too"),
+        "{}",
+        e.message()
+    );
     // Fails again: 3 s, the cap.
     tokio::time::advance(Duration::from_millis(2001)).await;
     upstream.push([Step::Unavailable]);
@@ -133,7 +143,10 @@ async fn half_open_lets_one_probe_through_and_refuses_the_rest() {
         .oneshot(call("demo__x"))
         .await
         .expect_err("refused while probing");
-    assert_eq!(e.data().map(|d| d["circuit"].clone()), Some("half_open".into()));
+    assert_eq!(
+        e.data().map(|d| d["circuit"].clone()),
+        Some("half_open".into())
+    );
     assert!(probe.await.map(|r| r.is_ok()).unwrap_or(false));
     assert_eq!(layer.state("demo", None), Some(CircuitState::Closed));
     assert_eq!(upstream.calls(), 2);
@@ -160,7 +173,13 @@ async fn a_dropped_probe_frees_its_slot() {
 #[tokio::test(start_paused = true)]
 async fn a_failure_rate_opens_it_without_a_streak() {
     // Fail, answer, fail, answer …: never two in a row, but half of them.
-    let steps = (0..20).map(|i| if i % 2 == 0 { Step::Unavailable } else { Step::Answer });
+    let steps = (0..20).map(|i| {
+        if i % 2 == 0 {
+            Step::Unavailable
+        } else {
+            Step::Answer
+        }
+    });
     let upstream = Scripted::new(steps);
     let layer = CircuitBreakerLayer::new()
         .consecutive_failures(5)
@@ -262,7 +281,10 @@ fn settings_say_what_to_write() {
         (serde_json::json!({"consecutive_failures": 0}), "at least 1"),
         (serde_json::json!({"failure_rate": 1.5}), "at most 1"),
         (serde_json::json!({"probes": 0}), "probe"),
-        (serde_json::json!({"open_for": "10s", "max_open_for": "5s"}), "max_open_for"),
+        (
+            serde_json::json!({"open_for": "10s", "max_open_for": "5s"}),
+            "max_open_for",
+        ),
         (serde_json::json!({"open_for": "soon"}), "30s"),
         (serde_json::json!({"open_fr": "1s"}), "open_fr"),
     ] {

@@ -22,8 +22,8 @@ impl LayerFactory for RetryFactory {
     }
     fn apply(&self, config: Value, builder: GatewayBuilder) -> Result<GatewayBuilder, LayerError> {
         let settings: RetrySettings = parse_config(NAME, config)?;
-        let layer =
-            RetryLayer::from_settings(&settings).map_err(|e| LayerError::new(NAME, e.to_string()))?;
+        let layer = RetryLayer::from_settings(&settings)
+            .map_err(|e| LayerError::new(NAME, e.to_string()))?;
         Ok(builder.layer(layer))
     }
 }

@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use tower::retry::backoff::{Backoff, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
-use tower::retry::budget::{Budget, TpsBudget};
-use tower::util::rng::HasherRng;
 use toolgate::error::ErrorKind;
 use toolgate::jsonrpc::Method;
 use toolgate::{McpError, McpRequest, McpResponse};
+use tower::retry::backoff::{Backoff, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::util::rng::HasherRng;
 
 use super::settings::Settings;
 use crate::classify::Outcome;

@@ -44,7 +44,11 @@ async fn a_safe_request_is_sent_again_after_the_upstream_failed() {
 async fn tool_calls_that_may_not_be_repeated_are_not() {
     let upstream = Scripted::new([Step::Unavailable]);
     let mut svc = RetryLayer::new().layer(upstream.clone());
-    assert!(send(&mut svc, request("tools/call", "demo__x", Some(PLAIN))).await.is_err());
+    assert!(
+        send(&mut svc, request("tools/call", "demo__x", Some(PLAIN)))
+            .await
+            .is_err()
+    );
     assert_eq!(upstream.calls(), 1);
     // Unless the settings name the tool …
     let upstream = Scripted::new([Step::Unavailable]);
@@ -58,7 +62,11 @@ async fn tool_calls_that_may_not_be_repeated_are_not() {
     let mut svc = RetryLayer::new()
         .trust_annotations(false)
         .layer(upstream.clone());
-    assert!(send(&mut svc, request("tools/call", "demo__x", Some(READ_ONLY))).await.is_err());
+    assert!(
+        send(&mut svc, request("tools/call", "demo__x", Some(READ_ONLY)))
+            .await
+            .is_err()
+    );
     assert_eq!(upstream.calls(), 1);
 }
 
@@ -68,13 +76,23 @@ async fn only_failures_that_may_pass_are_retried() {
     for step in [Step::UpstreamError, Step::Timeout] {
         let upstream = Scripted::new([step]);
         let mut svc = RetryLayer::new().layer(upstream.clone());
-        assert!(send(&mut svc, request("resources/read", "demo__r", None)).await.is_err());
+        assert!(
+            send(&mut svc, request("resources/read", "demo__r", None))
+                .await
+                .is_err()
+        );
         assert_eq!(upstream.calls(), 1);
     }
     // Timeouts when asked.
     let upstream = Scripted::new([Step::Timeout]);
-    let mut svc = RetryLayer::new().retry_timeouts(true).layer(upstream.clone());
-    assert!(send(&mut svc, request("resources/read", "demo__r", None)).await.is_ok());
+    let mut svc = RetryLayer::new()
+        .retry_timeouts(true)
+        .layer(upstream.clone());
+    assert!(
+        send(&mut svc, request("resources/read", "demo__r", None))
+            .await
+            .is_ok()
+    );
     assert_eq!(upstream.calls(), 2);
 }
 
@@ -126,7 +144,10 @@ async fn an_open_circuit_is_not_retried_into() {
         .await
         .expect_err("open");
     assert_eq!(upstream.calls(), 1, "the first failure opened the circuit");
-    assert_eq!(e.data().map(|d| d["reason"].clone()), Some("circuit_open".into()));
+    assert_eq!(
+        e.data().map(|d| d["reason"].clone()),
+        Some("circuit_open".into())
+    );
 }
 
 #[test]
@@ -139,7 +160,10 @@ fn settings_say_what_to_write() {
     assert!(parse(serde_json::json!({})).is_ok());
     assert!(parse(serde_json::json!({"max_retries": 3, "initial_backoff": "100ms", "budget": {"ratio": 0.1, "window": "30s"}, "idempotent_tools": ["search"]})).is_ok());
     for (bad, says) in [
-        (serde_json::json!({"initial_backoff": "2s", "max_backoff": "1s"}), "max_backoff"),
+        (
+            serde_json::json!({"initial_backoff": "2s", "max_backoff": "1s"}),
+            "max_backoff",
+        ),
         (serde_json::json!({"jitter": 2}), "from 0 to 1"),
         (serde_json::json!({"budget": {"ratio": -1}}), "budget.ratio"),
         (serde_json::json!({"budget": {"window": "2m"}}), "1s to 60s"),
