@@ -96,14 +96,17 @@ fn main() {
     runtime.block_on(async {
         let breaker = || CircuitBreakerLayer::new().consecutive_failures(5);
         let retry = || RetryLayer::new().idempotent_tool("idempotent");
-        let timeout = || TimeoutLayer::new().default_deadline(Deadline::new(Duration::from_secs(30)));
+        let timeout =
+            || TimeoutLayer::new().default_deadline(Deadline::new(Duration::from_secs(30)));
         let full = |inner: McpService| {
             let s = McpService::new(breaker().layer(inner));
             let s = McpService::new(retry().layer(s));
             McpService::new(timeout().layer(s))
         };
         let open = {
-            let layer = breaker().consecutive_failures(1).open_for(Duration::from_secs(3600));
+            let layer = breaker()
+                .consecutive_failures(1)
+                .open_for(Duration::from_secs(3600));
             let svc = McpService::new(layer.layer(failing()));
             let session = Arc::new(SessionInfo::new(None, TransportKind::Stdio));
             let _ = svc.clone().oneshot(request(&session, "echo")).await;
@@ -111,15 +114,45 @@ fn main() {
         };
         let cases: Vec<(&str, McpService, &str, bool)> = vec![
             ("plain (boxed inner)", answer(), "echo", true),
-            ("circuit_breaker", McpService::new(breaker().layer(answer())), "echo", true),
-            ("retry, call not safe to repeat", McpService::new(retry().layer(answer())), "echo", true),
-            ("retry, idempotent call (copied)", McpService::new(retry().layer(answer())), "idempotent", true),
-            ("timeout", McpService::new(timeout().layer(answer())), "echo", true),
-            ("full: timeout+retry+breaker", full(answer()), "idempotent", true),
+            (
+                "circuit_breaker",
+                McpService::new(breaker().layer(answer())),
+                "echo",
+                true,
+            ),
+            (
+                "retry, call not safe to repeat",
+                McpService::new(retry().layer(answer())),
+                "echo",
+                true,
+            ),
+            (
+                "retry, idempotent call (copied)",
+                McpService::new(retry().layer(answer())),
+                "idempotent",
+                true,
+            ),
+            (
+                "timeout",
+                McpService::new(timeout().layer(answer())),
+                "echo",
+                true,
+            ),
+            (
+                "full: timeout+retry+breaker",
+                full(answer()),
+                "idempotent",
+                true,
+            ),
             ("open circuit: refusal", open, "echo", false),
         ];
-        println!("{CALLS} calls per stack after {WARMUP} warm-up, one at a time, current-thread runtime");
-        println!("{:<34} {:>8} {:>8} {:>12}", "stack", "p50 ns", "p99 ns", "p50 - plain");
+        println!(
+            "{CALLS} calls per stack after {WARMUP} warm-up, one at a time, current-thread runtime"
+        );
+        println!(
+            "{:<34} {:>8} {:>8} {:>12}",
+            "stack", "p50 ns", "p99 ns", "p50 - plain"
+        );
         let mut plain = None;
         for (name, svc, tool, ok) in cases {
             let times = measure(&svc, tool, ok).await;
