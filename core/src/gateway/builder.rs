@@ -98,7 +98,11 @@ pub struct GatewayBuilder {
     pub(super) http_stack: Vec<HttpStackFn>,
     pub(super) routes: Vec<(String, RouteFn)>,
     pub(super) checks: Vec<Arc<dyn UpstreamCheck>>,
+    pub(super) assembled: Vec<AssembledFn>,
 }
+
+/// A callback run once the gateway is assembled (see [`GatewayBuilder::on_assembled`]).
+pub(super) type AssembledFn = Box<dyn FnOnce(&GatewayParts) + Send>;
 
 impl std::fmt::Debug for GatewayBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +137,7 @@ impl Default for GatewayBuilder {
             http_stack: Vec::new(),
             routes: Vec::new(),
             checks: Vec::new(),
+            assembled: Vec::new(),
         }
     }
 }
@@ -373,6 +378,7 @@ impl GatewayBuilder {
             .into_iter()
             .fold(self, |b, wrap| b.server_stack(server, wrap));
         this.checks.extend(scope.checks);
+        this.assembled.extend(scope.assembled);
         Ok(this)
     }
 
@@ -382,6 +388,17 @@ impl GatewayBuilder {
     #[must_use]
     pub fn upstream_check(mut self, check: Arc<dyn UpstreamCheck>) -> Self {
         self.checks.push(check);
+        self
+    }
+
+    /// Runs `f` with the assembled gateway's parts once it is built (and on each reload that
+    /// uses this builder): for layers that watch the gateway, such as a cache that drops
+    /// entries when the aggregate's notifications say they are stale
+    /// ([`Aggregate::subscribe`](crate::aggregate::Aggregate::subscribe)). Runs inside the
+    /// tokio runtime; allowed in a server's own scope too.
+    #[must_use]
+    pub fn on_assembled(mut self, f: impl FnOnce(&GatewayParts) + Send + 'static) -> Self {
+        self.assembled.push(Box::new(f));
         self
     }
 
@@ -509,6 +526,9 @@ impl GatewayBuilder {
             self.http_stack,
             self.origin,
         );
+        for f in self.assembled {
+            f(&parts);
+        }
         Gateway {
             inner: Arc::new(GatewayInner {
                 router: Router::new(Arc::new(ArcSwap::from_pointee(guarded)), aggregate),

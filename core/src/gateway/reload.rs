@@ -133,6 +133,9 @@ impl Gateway {
             builder.http_stack,
             builder.origin,
         );
+        for f in builder.assembled {
+            f(&parts);
+        }
         old.dispatcher.replace_service(service);
         self.inner.router.guarded.store(Arc::new(guarded));
         Reloaded { needs_restart }

@@ -17,7 +17,7 @@
 //! | `close_stdout` | `{}`                | closes fd 1 and keeps running, never answering        |
 //! | `sleep`        | `{ms: integer}`     | text `slept` after `ms` milliseconds                  |
 //! | `raw_args`     | any object          | text: the `arguments` it received, as JSON            |
-//! | `lookup`       | `{ms: integer}`     | text `looked up` after `ms` ms; annotated `readOnlyHint: true` |
+//! | `lookup`       | `{ms: integer}`     | text `looked up #N` after `ms` ms, N counting the lookups this process answered; annotated `readOnlyHint: true` |
 //! | `exit`         | `{after_ms: integer}` | exits (status 1) after `after_ms` ms, never answering |
 //!
 //! Calls run concurrently (one thread each). An unknown tool is -32602, an unknown method
@@ -147,9 +147,11 @@ fn call_tool(out: &Stdout, id: &Value, params: &Value) -> Value {
         }
         "raw_args" => result(id, text(args.to_string())),
         "lookup" => {
+            static LOOKUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let ms = args["ms"].as_u64().unwrap_or(0);
             std::thread::sleep(Duration::from_millis(ms));
-            result(id, text("looked up"))
+            let n = LOOKUPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            result(id, text(format!("looked up #{n}")))
         }
         "exit" => {
             let ms = args["after_ms"].as_u64().unwrap_or(0);
