@@ -135,6 +135,10 @@ async fn schema_accepts_the_full_example_and_names_every_layer() -> anyhow::Resu
         "logging",
         "tracing",
         "metrics",
+        "circuit_breaker",
+        "retry",
+        "cache",
+        "tool_search",
     ] {
         ensure!(
             names.contains(&layer),

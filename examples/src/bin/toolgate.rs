@@ -36,6 +36,7 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_resilience::CircuitBreakerFactory)
         .with(toolgate_resilience::RetryFactory)
         .with(toolgate_cache::CacheFactory)
+        .with(toolgate_toolsearch::ToolSearchFactory)
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
         .with(spans.clone())
