@@ -137,6 +137,7 @@ async fn schema_accepts_the_full_example_and_names_every_layer() -> anyhow::Resu
         "metrics",
         "circuit_breaker",
         "retry",
+        "hedge",
         "cache",
         "tool_search",
     ] {

@@ -215,6 +215,41 @@ async fn calls_safe_to_repeat_survive_the_upstream_dying_under_them() -> anyhow:
     Ok(())
 }
 
+/// `use: hedge`: once the upstream has a latency history, a read-only call that takes far
+/// longer than usual is sent a second time and the copy's answer wins. The upstream numbers
+/// the calls as they arrive and makes call 21 slow, so the answer says which copy won.
+#[tokio::test]
+async fn a_read_only_call_stuck_upstream_is_answered_by_its_hedge() -> anyhow::Result<()> {
+    let config = GatewayConfig::new()
+        .server("faulty", Upstream::fault::<[&str; 0], &str>([])?)
+        .server_key(
+            "faulty",
+            "layers",
+            "[{use: hedge, percentile: 0.9, min_samples: 20, window: 2s}]",
+        );
+    let (_gateway, session) = gateway_with_tools(&config, &["faulty__numbered"]).await?;
+    let args = json!({"ms": 5, "slow": 21, "slow_ms": 20_000});
+    for i in 1..=20 {
+        let answer = session
+            .call_tool_ok("faulty__numbered", args.clone())
+            .await?;
+        ensure!(text_of(&answer) == format!("call #{i}"), "{answer}");
+    }
+    // The hedge delay is read from the latencies of the last full half-window (1 s here).
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let started = Instant::now();
+    let answer = session.call_tool_ok("faulty__numbered", args).await?;
+    ensure!(
+        text_of(&answer) == "call #22",
+        "the hedge (call 22) answered, not the stuck call 21: {answer}"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered before the stuck call's 20 s"
+    );
+    Ok(())
+}
+
 /// Bad settings stop the gateway at start-up with the layer, key and what to write.
 #[tokio::test]
 async fn bad_settings_are_refused_by_check() -> anyhow::Result<()> {

@@ -35,6 +35,7 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_timeout::TimeoutFactory)
         .with(toolgate_resilience::CircuitBreakerFactory)
         .with(toolgate_resilience::RetryFactory)
+        .with(toolgate_resilience::HedgeFactory)
         .with(toolgate_cache::CacheFactory)
         .with(toolgate_toolsearch::ToolSearchFactory)
         .with(toolgate_filter::ToolFilterFactory)

@@ -34,3 +34,74 @@ impl Outcome {
         }
     }
 }
+
+/// `readOnlyHint: true` in a tool definition's annotations: the tool changes nothing.
+pub(crate) fn read_only(definition: &str) -> bool {
+    hints(definition).0
+}
+
+/// `readOnlyHint: true` or `idempotentHint: true`: calling the tool twice does no more than
+/// calling it once.
+pub(crate) fn safe_to_repeat(definition: &str) -> bool {
+    let (read_only, idempotent) = hints(definition);
+    read_only || idempotent
+}
+
+/// (`readOnlyHint`, `idempotentHint`) of a tool definition, false when absent or unreadable.
+fn hints(definition: &str) -> (bool, bool) {
+    // Most definitions carry no hints: skip parsing them.
+    if !definition.contains("Hint") {
+        return (false, false);
+    }
+    #[derive(serde::Deserialize)]
+    struct Definition {
+        #[serde(default)]
+        annotations: Option<Annotations>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Annotations {
+        #[serde(default)]
+        read_only_hint: Option<bool>,
+        #[serde(default)]
+        idempotent_hint: Option<bool>,
+    }
+    serde_json::from_str::<Definition>(definition)
+        .ok()
+        .and_then(|d| d.annotations)
+        .map_or((false, false), |a| {
+            (
+                a.read_only_hint == Some(true),
+                a.idempotent_hint == Some(true),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_say_what_is_safe() {
+        assert!(safe_to_repeat(
+            r#"{"name":"a","annotations":{"readOnlyHint":true}}"#
+        ));
+        assert!(read_only(
+            r#"{"name":"a","annotations":{"readOnlyHint":true}}"#
+        ));
+        assert!(safe_to_repeat(
+            r#"{"name":"a","annotations":{"idempotentHint":true,"destructiveHint":false}}"#
+        ));
+        assert!(!read_only(
+            r#"{"name":"a","annotations":{"idempotentHint":true}}"#
+        ));
+        assert!(!safe_to_repeat(
+            r#"{"name":"a","annotations":{"idempotentHint":false}}"#
+        ));
+        assert!(!safe_to_repeat(
+            r#"{"name":"a","description":"readOnlyHint: true"}"#
+        ));
+        assert!(!safe_to_repeat(r#"{"name":"a"}"#));
+        assert!(!safe_to_repeat("not json Hint"));
+    }
+}

@@ -13,7 +13,10 @@
 //!   exponential backoff and jitter, and a budget (tower's) so retries never multiply the load
 //!   on an upstream in an outage.
 //!
-//! Both read which upstream serves a request from its route, so they work in the top-level
+//! - [`HedgeLayer`] (`use: hedge`) sends a read-only request a second time when it has not
+//!   been answered after its upstream's usual latency (tower's `hedge`); the first answer wins.
+//!
+//! All read which upstream serves a request from its route, so they work in the top-level
 //! `layers:` (one circuit per upstream) and in a server's own `layers:`.
 //!
 //! ```
@@ -33,6 +36,7 @@ mod circuit_breaker;
 mod classify;
 mod duration;
 mod error;
+mod hedge;
 mod retry;
 #[cfg(test)]
 mod testing;
@@ -42,6 +46,7 @@ pub use circuit_breaker::{
     ResponseFuture as CircuitBreakerFuture,
 };
 pub use error::{Error, ErrorKind};
+pub use hedge::{Hedge, HedgeFactory, HedgeLayer, HedgeSettings};
 pub use retry::{BudgetSettings, Retry, RetryFactory, RetryLayer, RetryPolicy, RetrySettings};
 
 /// The examples of the policy pages are compiled and run as doc tests.
@@ -53,3 +58,8 @@ struct CircuitBreakerPage;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/policies/retry.md")]
 struct RetryPage;
+
+/// The examples of the policy pages are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policies/hedge.md")]
+struct HedgePage;

@@ -18,6 +18,7 @@
 //! | `sleep`        | `{ms: integer}`     | text `slept` after `ms` milliseconds                  |
 //! | `raw_args`     | any object          | text: the `arguments` it received, as JSON            |
 //! | `lookup`       | `{ms: integer}`     | text `looked up #N` after `ms` ms, N counting the lookups this process answered; annotated `readOnlyHint: true` |
+//! | `numbered`     | `{ms, slow?, slow_ms?}` | text `call #N`, N counting `numbered` calls as they arrive; sleeps `slow_ms` if N is `slow`, else `ms`; annotated `readOnlyHint: true` |
 //! | `exit`         | `{after_ms: integer}` | exits (status 1) after `after_ms` ms, never answering |
 //!
 //! Calls run concurrently (one thread each). An unknown tool is -32602, an unknown method
@@ -99,6 +100,9 @@ fn tools() -> Value {
         {"name": "lookup", "description": "Answers `looked up` after `ms` milliseconds; changes nothing.",
          "inputSchema": object(json!({"ms": {"type": "integer"}}), &["ms"]),
          "annotations": {"readOnlyHint": true}},
+        {"name": "numbered", "description": "Answers `call #N` after `ms` milliseconds (call number `slow` after `slow_ms`).",
+         "inputSchema": object(json!({"ms": {"type": "integer"}, "slow": {"type": "integer"}, "slow_ms": {"type": "integer"}}), &["ms"]),
+         "annotations": {"readOnlyHint": true}},
         {"name": "exit", "description": "Exits the process after `after_ms` milliseconds.",
          "inputSchema": object(json!({"after_ms": {"type": "integer"}}), &["after_ms"])},
     ]})
@@ -152,6 +156,17 @@ fn call_tool(out: &Stdout, id: &Value, params: &Value) -> Value {
             std::thread::sleep(Duration::from_millis(ms));
             let n = LOOKUPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             result(id, text(format!("looked up #{n}")))
+        }
+        "numbered" => {
+            static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let ms = if args["slow"].as_u64() == Some(n) {
+                args["slow_ms"].as_u64().unwrap_or(0)
+            } else {
+                args["ms"].as_u64().unwrap_or(0)
+            };
+            std::thread::sleep(Duration::from_millis(ms));
+            result(id, text(format!("call #{n}")))
         }
         "exit" => {
             let ms = args["after_ms"].as_u64().unwrap_or(0);

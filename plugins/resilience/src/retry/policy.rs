@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Deserialize;
 use toolgate::error::ErrorKind;
 use toolgate::jsonrpc::Method;
 use toolgate::{McpError, McpRequest, McpResponse};
@@ -89,7 +88,9 @@ impl RetryPolicy {
                     .iter()
                     .any(|t| *t == *route.original)
                     || (settings.trust_annotations
-                        && route.definition().is_some_and(|d| annotated_safe(d.get())))
+                        && route
+                            .definition()
+                            .is_some_and(|d| crate::classify::safe_to_repeat(d.get())))
             }
             _ => false,
         }
@@ -110,31 +111,6 @@ impl RetryPolicy {
             _ => false,
         }
     }
-}
-
-/// `readOnlyHint: true`, or `idempotentHint: true`, in a tool definition's annotations.
-fn annotated_safe(definition: &str) -> bool {
-    // Most definitions carry no hints: skip parsing them.
-    if !definition.contains("Hint") {
-        return false;
-    }
-    #[derive(Deserialize)]
-    struct Definition {
-        #[serde(default)]
-        annotations: Option<Annotations>,
-    }
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Annotations {
-        #[serde(default)]
-        read_only_hint: Option<bool>,
-        #[serde(default)]
-        idempotent_hint: Option<bool>,
-    }
-    serde_json::from_str::<Definition>(definition)
-        .ok()
-        .and_then(|d| d.annotations)
-        .is_some_and(|a| a.read_only_hint == Some(true) || a.idempotent_hint == Some(true))
 }
 
 impl tower::retry::Policy<McpRequest, McpResponse, McpError> for RetryPolicy {
@@ -179,28 +155,5 @@ impl tower::retry::Policy<McpRequest, McpResponse, McpError> for RetryPolicy {
             return None;
         }
         Some(req.clone())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::annotated_safe;
-
-    #[test]
-    fn annotations_mark_tools_safe_to_repeat() {
-        assert!(annotated_safe(
-            r#"{"name":"a","annotations":{"readOnlyHint":true}}"#
-        ));
-        assert!(annotated_safe(
-            r#"{"name":"a","annotations":{"idempotentHint":true,"destructiveHint":false}}"#
-        ));
-        assert!(!annotated_safe(
-            r#"{"name":"a","annotations":{"idempotentHint":false}}"#
-        ));
-        assert!(!annotated_safe(
-            r#"{"name":"a","description":"readOnlyHint: true"}"#
-        ));
-        assert!(!annotated_safe(r#"{"name":"a"}"#));
-        assert!(!annotated_safe("not json Hint"));
     }
 }
