@@ -140,6 +140,8 @@ async fn schema_accepts_the_full_example_and_names_every_layer() -> anyhow::Resu
         "hedge",
         "cache",
         "tool_search",
+        "mirror",
+        "canary",
     ] {
         ensure!(
             names.contains(&layer),

@@ -308,6 +308,27 @@ impl Aggregate {
         })
     }
 
+    /// The exposed name of `original` — a tool (`tools/call`) or prompt (`prompts/get`) by
+    /// the upstream's own name — on upstream `server`, if it is listed now: for policies that
+    /// send a request to another upstream's item of the same name (mirroring, canaries).
+    pub fn exposed_name(&self, method: &Method, server: &str, original: &str) -> Option<String> {
+        let idx = self
+            .inner
+            .members
+            .iter()
+            .position(|m| m.upstream.name() == server)?;
+        let catalog = self.catalog();
+        let routes = match method {
+            Method::ToolsCall => &catalog.tool_routes,
+            Method::PromptsGet => &catalog.prompt_routes,
+            _ => return None,
+        };
+        routes
+            .iter()
+            .find(|(_, r)| r.upstream == idx && &*r.original == original)
+            .map(|(exposed, _)| exposed.clone())
+    }
+
     /// Names of every exposed tool, in list order.
     pub fn tool_names(&self) -> Vec<String> {
         #[derive(serde::Deserialize)]

@@ -38,6 +38,8 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_resilience::HedgeFactory)
         .with(toolgate_cache::CacheFactory)
         .with(toolgate_toolsearch::ToolSearchFactory)
+        .with(toolgate_traffic::MirrorFactory)
+        .with(toolgate_traffic::CanaryFactory)
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
         .with(spans.clone())

@@ -19,6 +19,7 @@
 //! | `raw_args`     | any object          | text: the `arguments` it received, as JSON            |
 //! | `lookup`       | `{ms: integer}`     | text `looked up #N` after `ms` ms, N counting the lookups this process answered; annotated `readOnlyHint: true` |
 //! | `numbered`     | `{ms, slow?, slow_ms?}` | text `call #N`, N counting `numbered` calls as they arrive; sleeps `slow_ms` if N is `slow`, else `ms`; annotated `readOnlyHint: true` |
+//! | `numbered_count` | `{}`              | text: how many `numbered` calls arrived so far         |
 //! | `exit`         | `{after_ms: integer}` | exits (status 1) after `after_ms` ms, never answering |
 //!
 //! Calls run concurrently (one thread each). An unknown tool is -32602, an unknown method
@@ -103,6 +104,8 @@ fn tools() -> Value {
         {"name": "numbered", "description": "Answers `call #N` after `ms` milliseconds (call number `slow` after `slow_ms`).",
          "inputSchema": object(json!({"ms": {"type": "integer"}, "slow": {"type": "integer"}, "slow_ms": {"type": "integer"}}), &["ms"]),
          "annotations": {"readOnlyHint": true}},
+        {"name": "numbered_count", "description": "How many `numbered` calls arrived so far.",
+         "inputSchema": object(json!({}), &[])},
         {"name": "exit", "description": "Exits the process after `after_ms` milliseconds.",
          "inputSchema": object(json!({"after_ms": {"type": "integer"}}), &["after_ms"])},
     ]})
@@ -117,6 +120,9 @@ fn close_fd_1() {
     // lock), so no one uses fd 1 — or a later file that reuses the number — as stdout.
     drop(unsafe { OwnedFd::from_raw_fd(1) });
 }
+
+/// How many `numbered` calls arrived.
+static NUMBERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Runs one `tools/call` and returns its answer (`close_stdout` never returns).
 fn call_tool(out: &Stdout, id: &Value, params: &Value) -> Value {
@@ -157,9 +163,16 @@ fn call_tool(out: &Stdout, id: &Value, params: &Value) -> Value {
             let n = LOOKUPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             result(id, text(format!("looked up #{n}")))
         }
+        "numbered_count" => result(
+            id,
+            text(
+                NUMBERED
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    .to_string(),
+            ),
+        ),
         "numbered" => {
-            static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let n = NUMBERED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             let ms = if args["slow"].as_u64() == Some(n) {
                 args["slow_ms"].as_u64().unwrap_or(0)
             } else {
