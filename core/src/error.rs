@@ -85,6 +85,8 @@ struct Inner {
     code: i32,
     message: Cow<'static, str>,
     data: Option<Value>,
+    /// The request never left the gateway: sending it elsewhere cannot repeat it.
+    unsent: bool,
 }
 
 impl McpError {
@@ -111,6 +113,7 @@ impl McpError {
                 code,
                 message: message.into(),
                 data: None,
+                unsent: false,
             }),
         }
     }
@@ -170,6 +173,7 @@ impl McpError {
                 code,
                 message: message.into(),
                 data,
+                unsent: false,
             }),
         }
     }
@@ -200,6 +204,19 @@ impl McpError {
     pub fn with_data(mut self, data: Value) -> Self {
         self.inner.data = Some(data);
         self
+    }
+
+    /// Marks the error as raised before the request was sent anywhere (an upstream not
+    /// connected, say): whoever sees it may send the request elsewhere, whatever it does.
+    #[must_use]
+    pub fn unsent(mut self) -> Self {
+        self.inner.unsent = true;
+        self
+    }
+
+    /// Whether the request never left the gateway (see [`McpError::unsent`]).
+    pub fn is_unsent(&self) -> bool {
+        self.inner.unsent
     }
 
     /// Replaces the JSON-RPC code, keeping the kind.

@@ -74,6 +74,24 @@ impl Method {
         }
     }
 
+    /// Whether the method only reads: sending it twice does no more than sending it once
+    /// (lists, reads, `prompts/get`, completion, `ping`). `tools/call` is not, whatever the
+    /// tool: see [`Route::is_repeatable`](crate::route::Route::is_repeatable).
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Method::Ping
+                | Method::ServerDiscover
+                | Method::ToolsList
+                | Method::PromptsList
+                | Method::PromptsGet
+                | Method::ResourcesList
+                | Method::ResourceTemplatesList
+                | Method::ResourcesRead
+                | Method::CompletionComplete
+        )
+    }
+
     /// The wire name.
     pub fn as_str(&self) -> &str {
         match self {

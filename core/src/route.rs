@@ -64,6 +64,53 @@ impl Route {
     pub fn definition(&self) -> Option<&RawValue> {
         self.definition.as_deref()
     }
+
+    /// Whether the listed tool says it changes nothing (`annotations.readOnlyHint: true`);
+    /// false when the definition is unknown or says nothing.
+    pub fn is_read_only(&self) -> bool {
+        self.hints().0
+    }
+
+    /// Whether calling the listed tool twice does no more than calling it once: its
+    /// annotations say `readOnlyHint: true` or `idempotentHint: true`. Hints come from the
+    /// upstream: trust them only as far as you trust it.
+    pub fn is_repeatable(&self) -> bool {
+        let (read_only, idempotent) = self.hints();
+        read_only || idempotent
+    }
+
+    /// (`readOnlyHint`, `idempotentHint`) of the definition, false when absent or unreadable.
+    fn hints(&self) -> (bool, bool) {
+        let Some(definition) = self.definition.as_deref() else {
+            return (false, false);
+        };
+        // Most definitions carry no hints: skip parsing them.
+        if !definition.get().contains("Hint") {
+            return (false, false);
+        }
+        #[derive(serde::Deserialize)]
+        struct Definition {
+            #[serde(default)]
+            annotations: Option<Annotations>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Annotations {
+            #[serde(default)]
+            read_only_hint: Option<bool>,
+            #[serde(default)]
+            idempotent_hint: Option<bool>,
+        }
+        serde_json::from_str::<Definition>(definition.get())
+            .ok()
+            .and_then(|d| d.annotations)
+            .map_or((false, false), |a| {
+                (
+                    a.read_only_hint == Some(true),
+                    a.idempotent_hint == Some(true),
+                )
+            })
+    }
 }
 
 /// Tells which upstream serves a request's target, and under which name: the
@@ -88,5 +135,35 @@ where
 {
     fn resolve(&self, method: &Method, target: &str) -> Option<Route> {
         self(method, target)
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    fn route(definition: &str) -> Route {
+        let raw = RawValue::from_string(definition.to_owned())
+            .ok()
+            .map(Arc::from);
+        Route::new("s", "a").with_definition(raw)
+    }
+
+    #[test]
+    fn annotations_say_what_may_be_repeated() {
+        let read_only = route(r#"{"name":"a","annotations":{"readOnlyHint":true}}"#);
+        assert!(read_only.is_read_only() && read_only.is_repeatable());
+        let idempotent =
+            route(r#"{"name":"a","annotations":{"idempotentHint":true,"destructiveHint":false}}"#);
+        assert!(idempotent.is_repeatable() && !idempotent.is_read_only());
+        for neither in [
+            r#"{"name":"a","annotations":{"idempotentHint":false}}"#,
+            r#"{"name":"a","description":"readOnlyHint: true"}"#,
+            r#"{"name":"a"}"#,
+            r#""not a definition, Hint""#,
+        ] {
+            assert!(!route(neither).is_repeatable(), "{neither}");
+        }
+        assert!(!Route::new("s", "a").is_repeatable());
     }
 }

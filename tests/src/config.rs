@@ -32,6 +32,11 @@ pub enum Upstream {
         /// of the config, so the gateway infers it from the URL.
         transport: String,
     },
+    /// Replicas of one remote server: `url: [a, b, …]`.
+    Replicas {
+        /// Their MCP endpoints.
+        urls: Vec<String>,
+    },
 }
 
 impl Upstream {
@@ -99,6 +104,17 @@ impl Upstream {
         Self::Remote {
             url: url.into(),
             transport: String::new(),
+        }
+    }
+
+    /// Replicas of one remote server at `urls` (`url: [a, b, …]`), transport inferred.
+    pub fn replicas<I, S>(urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::Replicas {
+            urls: urls.into_iter().map(Into::into).collect(),
         }
     }
 
@@ -188,6 +204,10 @@ impl GatewayConfig {
                             let _ = writeln!(yaml, "      {}: {}", quote(key), quote(value));
                         }
                     }
+                }
+                Upstream::Replicas { urls } => {
+                    let urls: Vec<String> = urls.iter().map(|u| quote(u)).collect();
+                    let _ = writeln!(yaml, "    url: [{}]", urls.join(", "));
                 }
                 Upstream::Remote { url, transport } => {
                     let _ = writeln!(yaml, "    url: {}", quote(url));

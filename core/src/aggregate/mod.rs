@@ -99,6 +99,8 @@ pub struct MemberHealth {
     pub started: Instant,
     /// What the layers' health checks say about it (a circuit breaker's state).
     pub checks: Vec<Check>,
+    /// Its replicas and where each stands, when it has several.
+    pub replicas: Vec<crate::upstream::ReplicaState>,
 }
 
 impl MemberHealth {
@@ -253,6 +255,7 @@ impl Aggregate {
                     .filter(|r| r.upstream == i)
                     .count(),
                 inflight: m.upstream.inflight(),
+                replicas: m.upstream.replicas(),
                 started: m.upstream.started(),
                 checks: checks
                     .iter()

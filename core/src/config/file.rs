@@ -73,8 +73,14 @@ pub(crate) struct Server {
     pub(crate) env: Option<BTreeMap<String, String>>,
     /// Working directory for `command`.
     pub(crate) cwd: Option<String>,
-    /// URL of a remote MCP server (http:// or https://).
-    pub(crate) url: Option<String>,
+    /// URL of a remote MCP server (http:// or https://), or a list of URLs of replicas of one
+    /// server: calls are balanced across them.
+    pub(crate) url: Option<Urls>,
+    /// Run this many replicas of the server (`command`: that many processes; `url`: that many
+    /// sessions), calls balanced across them (default 1). With a list of URLs, leave it out.
+    pub(crate) replicas: Option<Scalar<u64>>,
+    /// When a replica is left out of the balance (with `replicas` or a list of URLs).
+    pub(crate) outlier_detection: Option<OutlierDetection>,
     /// Transport (LiteLLM's key): inferred when absent.
     pub(crate) transport: Option<Scalar<Transport>>,
     /// Transport (Claude Desktop's key): inferred when absent.
@@ -127,6 +133,32 @@ pub(crate) struct Server {
     /// `{prefix}{separator}{name}` (default: the server's name). `""` exposes them as they
     /// are.
     pub(crate) prefix: Option<String>,
+}
+
+/// One URL, or the URLs of replicas of one server.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a URL, or a list of URLs (replicas of one server)"
+)]
+pub(crate) enum Urls {
+    /// One server.
+    One(String),
+    /// Replicas of one server, balanced.
+    Many(Vec<String>),
+}
+
+/// When a replica is left out of the balance.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, expecting = "a map of outlier detection settings")]
+pub(crate) struct OutlierDetection {
+    /// Failed calls in a row (unreachable, died mid-call, broke the protocol) that eject a
+    /// replica (default 3).
+    pub(crate) consecutive_failures: Option<Scalar<u64>>,
+    /// How long the first ejection lasts (default 1s); each further one doubles it.
+    pub(crate) base_ejection: Option<Scalar<Duration>>,
+    /// The longest ejection (default 30s).
+    pub(crate) max_ejection: Option<Scalar<Duration>>,
 }
 
 /// TLS settings of a remote server.

@@ -263,6 +263,11 @@ pub struct ServerConfig {
     /// With [`SessionMode::PerSession`], the most client sessions with a connection of their
     /// own (`max_sessions:`); default 64.
     pub max_sessions: usize,
+    /// More replicas of the server besides `transport`, balanced with it (`url: [a, b]` or
+    /// `replicas: N`); default none.
+    pub replicas: Vec<UpstreamTransport>,
+    /// When a replica is left out of the balance (`outlier_detection:`).
+    pub outlier_detection: crate::upstream::OutlierDetection,
 }
 
 impl ServerConfig {
@@ -280,6 +285,8 @@ impl ServerConfig {
             auth: crate::upstream::UpstreamAuth::default(),
             prefix: None,
             max_sessions: crate::upstream::DEFAULT_MAX_SESSIONS,
+            replicas: Vec::new(),
+            outlier_detection: crate::upstream::OutlierDetection::default(),
         }
     }
 
@@ -326,6 +333,21 @@ pub enum UpstreamTransport {
 }
 
 impl UpstreamTransport {
+    /// The same remote transport at another URL (a replica); a stdio one unchanged.
+    pub(crate) fn at_url(&self, url: String) -> Self {
+        match self {
+            Self::StreamableHttp { headers, .. } => Self::StreamableHttp {
+                url,
+                headers: headers.clone(),
+            },
+            Self::Sse { headers, .. } => Self::Sse {
+                url,
+                headers: headers.clone(),
+            },
+            Self::Stdio { .. } => self.clone(),
+        }
+    }
+
     /// The transport's name as used in configuration: `stdio`, `http` or `sse`.
     pub fn name(&self) -> &'static str {
         match self {

@@ -982,6 +982,8 @@ fn schema_describes_both_forms() {
             "forward_authorization",
             "prefix",
             "max_sessions",
+            "replicas",
+            "outlier_detection",
         ])
     );
     assert_eq!(
@@ -1130,4 +1132,66 @@ fn prefixes_are_checked_for_collisions_and_the_separator() {
     yaml_ok(
         "mcp_servers:\n  a:\n    command: x\n    prefix: \"\"\n  b:\n    command: y\n    prefix: \"\"\n",
     );
+}
+
+#[test]
+fn replicas_from_a_list_of_urls_or_a_count() {
+    let config = yaml_ok(
+        "mcp_servers:\n  api:\n    url: [http://a.example/mcp, http://b.example/mcp]\n    headers: {X-Team: t}\n    outlier_detection: {consecutive_failures: 5, base_ejection: 2s, max_ejection: 1m}\n  local:\n    command: srv\n    replicas: 3\n",
+    );
+    let api = server(&config, "api");
+    assert!(
+        matches!(&api.transport, UpstreamTransport::StreamableHttp { url, .. } if url == "http://a.example/mcp")
+    );
+    assert_eq!(api.replicas.len(), 1);
+    match &api.replicas[0] {
+        UpstreamTransport::StreamableHttp { url, headers } => {
+            assert_eq!(url, "http://b.example/mcp");
+            assert_eq!(headers, &map(&[("X-Team", "t")]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let o = api.outlier_detection;
+    assert_eq!(
+        (o.consecutive_failures, o.base_ejection, o.max_ejection),
+        (5, Duration::from_secs(2), Duration::from_secs(60))
+    );
+    let local = server(&config, "local");
+    assert_eq!(local.replicas, vec![local.transport.clone(); 2]);
+    let single = yaml_ok("mcp_servers:\n  one:\n    url: [http://a.example/mcp]\n");
+    assert!(server(&single, "one").replicas.is_empty());
+}
+
+#[test]
+fn replica_settings_that_cannot_work_say_what_to_fix() {
+    for (text, says) in [
+        ("mcp_servers:\n  s:\n    url: []\n", "list of URLs is empty"),
+        (
+            "mcp_servers:\n  s:\n    url: [http://a/mcp, http://b/mcp]\n    replicas: 2\n",
+            "remove `replicas`",
+        ),
+        (
+            "mcp_servers:\n  s:\n    command: x\n    replicas: 0\n",
+            "from 1 to 64",
+        ),
+        (
+            "mcp_servers:\n  s:\n    command: x\n    replicas: 2\n    session_mode: per_session\n",
+            "use `session_mode: shared` with replicas",
+        ),
+        (
+            "mcp_servers:\n  s:\n    command: x\n    outlier_detection: {consecutive_failures: 2}\n",
+            "applies to a server with replicas",
+        ),
+        (
+            "mcp_servers:\n  s:\n    command: x\n    replicas: 2\n    outlier_detection: {base_ejection: 10s, max_ejection: 1s}\n",
+            "shorter than base_ejection",
+        ),
+        (
+            "mcp_servers:\n  s:\n    url: [http://a/mcp, not a url]\n",
+            "mcp_servers.s.url[1]",
+        ),
+    ] {
+        let e = yaml_err(text).to_string();
+        assert!(e.contains(says), "{text}: {e}");
+    }
 }

@@ -391,7 +391,33 @@ impl Reader<'_> {
             None => None,
         };
         let cwd = self.optional(s.cwd, &key("cwd"), non_empty)?;
-        let url = self.optional(s.url, &key("url"), parse_url)?;
+        let (url, more_urls) = match s.url {
+            None => (None, Vec::new()),
+            Some(file::Urls::One(url)) => {
+                (Some(self.string(&url, &key("url"), parse_url)?), Vec::new())
+            }
+            Some(file::Urls::Many(urls)) => {
+                let mut urls = (self.list(Some(urls), &key("url"), parse_url)?).unwrap_or_default();
+                if urls.is_empty() {
+                    return Err(Problem::at(
+                        &key("url"),
+                        Issue::invalid("the list of URLs is empty; give at least one"),
+                    ));
+                }
+                if urls.len() > crate::upstream::MAX_REPLICAS {
+                    return Err(Problem::at(
+                        &key("url"),
+                        Issue::invalid(format!(
+                            "{} URLs; a server has at most {} replicas",
+                            urls.len(),
+                            crate::upstream::MAX_REPLICAS
+                        )),
+                    ));
+                }
+                let first = urls.remove(0);
+                (Some(first), urls)
+            }
+        };
         let transport = match (s.transport, s.kind) {
             (Some(t), _) => self
                 .choice(Some(t), &key("transport"))?
@@ -444,6 +470,12 @@ impl Reader<'_> {
                 }
             },
         };
+        let replica_count = self.replica_count(s.replicas, &more_urls, session_mode, at)?;
+        let outlier_detection = self.outlier_detection(
+            s.outlier_detection,
+            replica_count > 1 || !more_urls.is_empty(),
+            at,
+        )?;
         let layers = self.layers(s.layers, &key("layers"))?;
         let tls = self.tls(s.tls, at)?;
         let prefix = self.optional(s.prefix, &key("prefix"), any_string)?;
@@ -548,6 +580,14 @@ impl Reader<'_> {
                 None => neither_command_nor_url(),
             }));
         };
+        let replicas = if more_urls.is_empty() {
+            (1..replica_count).map(|_| transport.clone()).collect()
+        } else {
+            more_urls
+                .into_iter()
+                .map(|url| transport.at_url(url))
+                .collect()
+        };
         Ok(ServerConfig {
             transport,
             session_mode,
@@ -560,7 +600,110 @@ impl Reader<'_> {
             auth,
             prefix,
             max_sessions,
+            replicas,
+            outlier_detection,
         })
+    }
+
+    /// `replicas: N`: 1 to [`MAX_REPLICAS`](crate::upstream::MAX_REPLICAS), not beside a list
+    /// of URLs nor with `session_mode: per_session`.
+    fn replica_count(
+        &self,
+        replicas: Option<Scalar<u64>>,
+        more_urls: &[String],
+        session_mode: SessionMode,
+        at: &KeyPath,
+    ) -> Result<usize, Problem> {
+        let several = !more_urls.is_empty();
+        let path = at.key("replicas");
+        let count = match replicas {
+            None => 1,
+            Some(_) if several => {
+                return Err(Problem::at(
+                    &path,
+                    Issue::new(
+                        ConfigErrorKind::Conflict,
+                        "`url` lists the replicas already; remove `replicas`, or give one `url`",
+                    ),
+                ));
+            }
+            Some(n) => match usize::try_from(self.scalar(n, &path)?) {
+                Ok(n) if (1..=crate::upstream::MAX_REPLICAS).contains(&n) => n,
+                _ => {
+                    return Err(Problem::at(
+                        &path,
+                        Issue::invalid(format!(
+                            "replicas must be from 1 to {}",
+                            crate::upstream::MAX_REPLICAS
+                        )),
+                    ));
+                }
+            },
+        };
+        if (count > 1 || several) && session_mode == SessionMode::PerSession {
+            return Err(Problem::at(
+                &at.key("session_mode"),
+                Issue::new(
+                    ConfigErrorKind::Conflict,
+                    "`session_mode: per_session` gives each client session a connection of its own, which replicas cannot balance; use `session_mode: shared` with replicas, or one server",
+                ),
+            ));
+        }
+        Ok(count)
+    }
+
+    fn outlier_detection(
+        &self,
+        o: Option<file::OutlierDetection>,
+        replicated: bool,
+        at: &KeyPath,
+    ) -> Result<crate::upstream::OutlierDetection, Problem> {
+        let defaults = crate::upstream::OutlierDetection::default();
+        let Some(o) = o else {
+            return Ok(defaults);
+        };
+        let at = at.key("outlier_detection");
+        if !replicated {
+            return Err(Problem::at(
+                &at,
+                Issue::new(
+                    ConfigErrorKind::Conflict,
+                    "`outlier_detection` applies to a server with replicas (`replicas: N` or a list of URLs in `url`); add those, or remove it",
+                ),
+            ));
+        }
+        let duration = |value: Option<Scalar<super::Duration>>, key: &str, default| {
+            let path = at.key(key);
+            match value {
+                Some(value) => (self.scalar(value, &path)?.positive())
+                    .map_err(|e| Problem::at(&path, Issue::invalid(e.to_string()))),
+                None => Ok(default),
+            }
+        };
+        let base = duration(o.base_ejection, "base_ejection", defaults.base_ejection)?;
+        let max = duration(o.max_ejection, "max_ejection", defaults.max_ejection)?;
+        if max < base {
+            return Err(Problem::at(
+                &at.key("max_ejection"),
+                Issue::invalid("max_ejection is shorter than base_ejection"),
+            ));
+        }
+        let failures = match o.consecutive_failures {
+            None => defaults.consecutive_failures,
+            Some(n) => {
+                let path = at.key("consecutive_failures");
+                match u32::try_from(self.scalar(n, &path)?) {
+                    Ok(n) if n >= 1 => n,
+                    _ => {
+                        return Err(Problem::at(
+                            &path,
+                            Issue::invalid("consecutive_failures must be at least 1"),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(defaults.consecutive_failures(failures).ejection(base, max))
     }
 
     fn env_vars(

@@ -21,7 +21,9 @@ use crate::health::UpstreamCheck;
 use crate::server::{
     HttpOptions, HttpRequest, HttpService, McpBody, OriginPolicy, SseService, StreamableHttpService,
 };
-use crate::upstream::{HttpSpec, PerSession, StdioSpec, Upstream, UpstreamOptions, UpstreamSpec};
+use crate::upstream::{
+    HttpSpec, OutlierDetection, PerSession, StdioSpec, Upstream, UpstreamOptions, UpstreamSpec,
+};
 
 pub(super) type StackFn = Box<dyn FnOnce(McpService) -> McpService + Send>;
 pub(super) type HttpStackFn = Box<dyn FnOnce(HttpService) -> HttpService + Send>;
@@ -39,6 +41,9 @@ pub(super) struct UpstreamEntry {
     pub(super) prefix: Option<String>,
     /// `Some(max)`: a connection per client session, at most `max`.
     pub(super) per_session: Option<usize>,
+    /// More replicas of the server besides `spec`, and when one is left out.
+    pub(super) replicas: Vec<UpstreamSpec>,
+    pub(super) outlier: OutlierDetection,
     /// This server's own layers, outermost first.
     pub(super) layers: Vec<StackFn>,
 }
@@ -48,6 +53,7 @@ impl std::fmt::Debug for UpstreamEntry {
         f.debug_struct("UpstreamEntry")
             .field("name", &self.name)
             .field("spec", &self.spec)
+            .field("replicas", &self.replicas)
             .field("filter", &self.filter)
             .field("validate_arguments", &self.validate_arguments)
             .field("layers", &self.layers.len())
@@ -162,8 +168,32 @@ impl GatewayBuilder {
             validate_arguments: true,
             prefix: None,
             per_session: None,
+            replicas: Vec::new(),
+            outlier: OutlierDetection::default(),
             layers: Vec::new(),
         });
+        self
+    }
+    /// Adds replicas of upstream `server` (added earlier): copies of its server reached by
+    /// `more`, balanced with the first (power of two choices on requests in flight), a
+    /// failing one ejected for a while, failed calls that cannot do anything twice sent to
+    /// the next. Not with [`per_session`](Self::per_session), whose connections are each
+    /// session's own.
+    #[must_use]
+    pub fn replicas(mut self, server: &str, more: impl IntoIterator<Item = UpstreamSpec>) -> Self {
+        let more: Vec<UpstreamSpec> = more.into_iter().collect();
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.replicas.extend(more.iter().cloned());
+        }
+        self
+    }
+    /// When a replica of upstream `server` is left out of the balance (see
+    /// [`replicas`](Self::replicas)); default [`OutlierDetection::default`].
+    #[must_use]
+    pub fn outlier_detection(mut self, server: &str, outlier: OutlierDetection) -> Self {
+        for u in self.upstreams.iter_mut().filter(|u| u.name == server) {
+            u.outlier = outlier;
+        }
         self
     }
     /// Turns the check of `tools/call` arguments against each tool's `inputSchema` on or off
@@ -342,6 +372,8 @@ impl GatewayBuilder {
                     validate_arguments: u.validate_arguments,
                     prefix: u.prefix.clone(),
                     per_session: u.per_session,
+                    replicas: u.replicas.clone(),
+                    outlier: u.outlier,
                     layers: Vec::new(),
                 })
                 .collect(),
@@ -455,10 +487,12 @@ impl GatewayBuilder {
             .upstreams
             .into_iter()
             .map(|u| {
-                let upstream = Upstream::start(
+                let upstream = Upstream::start_replicas(
                     &u.name,
                     u.spec.clone(),
+                    u.replicas.clone(),
                     self.upstream_options.clone(),
+                    u.outlier,
                     shutdown.child_token(),
                 );
                 let (filter, validate_arguments) = (u.filter.clone(), u.validate_arguments);
@@ -558,7 +592,7 @@ impl GatewayBuilder {
     /// A builder with the upstreams and `server:` settings of a config file (its `layers:` need
     /// a [`Registry`](crate::registry::Registry): [`Registry::builder`](crate::registry::Registry::builder)).
     pub fn from_config(config: &crate::config::Config) -> Result<GatewayBuilder, BuildError> {
-        use crate::config::{SessionMode, UpstreamTransport};
+        use crate::config::SessionMode;
         let s = &config.server;
         let mut b = GatewayBuilder::new()
             .separator(s.separator.clone())
@@ -576,36 +610,10 @@ impl GatewayBuilder {
             })
             .startup_grace(s.startup_grace);
         for (name, server) in &config.servers {
-            let spec = match &server.transport {
-                UpstreamTransport::Stdio {
-                    command,
-                    args,
-                    env,
-                    cwd,
-                } => UpstreamSpec::Stdio(StdioSpec {
-                    command: command.clone(),
-                    args: args.clone(),
-                    env: env.clone(),
-                    cwd: cwd.clone(),
-                }),
-                UpstreamTransport::StreamableHttp { url, headers }
-                | UpstreamTransport::Sse { url, headers } => {
-                    let spec = headers
-                        .iter()
-                        .fold(HttpSpec::new(url.clone()), |spec, (k, v)| spec.header(k, v))
-                        .tls(server.tls.clone())
-                        .auth(server.auth.clone());
-                    crate::upstream::check_spec(&spec).map_err(|message| BuildError::Server {
-                        server: name.clone(),
-                        message,
-                    })?;
-                    if matches!(server.transport, UpstreamTransport::Sse { .. }) {
-                        UpstreamSpec::Sse(spec)
-                    } else {
-                        UpstreamSpec::StreamableHttp(spec)
-                    }
-                }
-            };
+            let spec = spec_of(name, &server.transport, server)?;
+            let replicas = (server.replicas.iter())
+                .map(|t| spec_of(name, t, server))
+                .collect::<Result<Vec<_>, _>>()?;
             let filter = ToolFilter {
                 allowed: server.allowed_tools.clone(),
                 denied: server.disallowed_tools.clone(),
@@ -619,7 +627,51 @@ impl GatewayBuilder {
             if matches!(server.session_mode, SessionMode::PerSession) {
                 b = b.per_session(name, server.max_sessions);
             }
+            if !replicas.is_empty() {
+                b = b
+                    .replicas(name, replicas)
+                    .outlier_detection(name, server.outlier_detection);
+            }
         }
         Ok(b)
     }
+}
+
+/// How to reach server `name` over `transport` with its `server` settings.
+fn spec_of(
+    name: &str,
+    transport: &crate::config::UpstreamTransport,
+    server: &crate::config::ServerConfig,
+) -> Result<UpstreamSpec, BuildError> {
+    use crate::config::UpstreamTransport;
+    Ok(match transport {
+        UpstreamTransport::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } => UpstreamSpec::Stdio(StdioSpec {
+            command: command.clone(),
+            args: args.clone(),
+            env: env.clone(),
+            cwd: cwd.clone(),
+        }),
+        UpstreamTransport::StreamableHttp { url, headers }
+        | UpstreamTransport::Sse { url, headers } => {
+            let spec = headers
+                .iter()
+                .fold(HttpSpec::new(url.clone()), |spec, (k, v)| spec.header(k, v))
+                .tls(server.tls.clone())
+                .auth(server.auth.clone());
+            crate::upstream::check_spec(&spec).map_err(|message| BuildError::Server {
+                server: name.to_owned(),
+                message,
+            })?;
+            if matches!(transport, UpstreamTransport::Sse { .. }) {
+                UpstreamSpec::Sse(spec)
+            } else {
+                UpstreamSpec::StreamableHttp(spec)
+            }
+        }
+    })
 }

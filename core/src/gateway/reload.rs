@@ -7,13 +7,20 @@ use std::sync::Arc;
 use super::{Gateway, GatewayBuilder, GatewayParts, stacks};
 use crate::aggregate::ToolFilter;
 use crate::server::HttpOptions;
-use crate::upstream::{UpstreamOptions, UpstreamSpec};
+use crate::upstream::{OutlierDetection, UpstreamOptions, UpstreamSpec};
 
 /// The settings a reload cannot change: upstreams and transport limits.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct RestartSettings {
-    /// Name, spec, filter and argument checks of each upstream (its layers can be reloaded).
-    upstreams: Vec<(String, UpstreamSpec, ToolFilter, bool)>,
+    /// Name, specs (of every replica), filter, argument checks and outlier detection of each
+    /// upstream (its layers can be reloaded).
+    upstreams: Vec<(
+        String,
+        Vec<UpstreamSpec>,
+        ToolFilter,
+        bool,
+        OutlierDetection,
+    )>,
     separator: Option<String>,
     page_size: usize,
     http: HttpOptions,
@@ -29,9 +36,13 @@ impl RestartSettings {
                 .map(|u| {
                     (
                         u.name.clone(),
-                        u.spec.clone(),
+                        std::iter::once(&u.spec)
+                            .chain(&u.replicas)
+                            .cloned()
+                            .collect(),
                         u.filter.clone(),
                         u.validate_arguments,
+                        u.outlier,
                     )
                 })
                 .collect(),

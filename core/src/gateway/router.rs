@@ -167,6 +167,32 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
                     .collect();
                 obj.insert("checks".into(), checks.into());
             }
+            if !h.replicas.is_empty()
+                && let Some(obj) = entry.as_object_mut()
+            {
+                let replicas: Vec<serde_json::Value> = h
+                    .replicas
+                    .iter()
+                    .map(|r| {
+                        let mut v = match &r.status {
+                            UpstreamStatus::Ready(_) => serde_json::json!({"status": "ready"}),
+                            UpstreamStatus::Starting => serde_json::json!({"status": "starting"}),
+                            UpstreamStatus::Down { reason } => {
+                                serde_json::json!({"status": "down", "reason": reason})
+                            }
+                        };
+                        if let Some(v) = v.as_object_mut() {
+                            v.insert("name".into(), r.name.clone().into());
+                            v.insert("inflight".into(), r.inflight.into());
+                            if let Some(left) = r.ejected_for {
+                                v.insert("ejectedForMs".into(), (left.as_millis() as u64).into());
+                            }
+                        }
+                        v
+                    })
+                    .collect();
+                obj.insert("replicas".into(), replicas.into());
+            }
             entry
         })
         .collect();

@@ -14,6 +14,7 @@ mod handshake;
 mod link;
 mod per_session;
 pub mod remote;
+mod replicas;
 pub mod sse;
 pub mod stdio;
 pub mod streamable_http;
@@ -40,6 +41,7 @@ pub use credentials::{ActForCaller, ActForCallerLayer, UpstreamAuth, UpstreamCal
 pub use deadline::{Deadline, DeadlineLayer};
 pub use per_session::{DEFAULT_MAX_SESSIONS, PerSession};
 pub use remote::{HttpSpec, check_spec};
+pub use replicas::{MAX_REPLICAS, OutlierDetection, ReplicaState};
 pub use stdio::StdioSpec;
 
 /// How to reach one upstream.
@@ -165,6 +167,8 @@ pub(crate) struct Shared {
     /// A connection of one client session (`session_mode: per_session`): whatever it sends
     /// belongs to that client.
     pub(crate) dedicated: bool,
+    /// For an upstream of several replicas: them, balanced (it has no connection of its own).
+    pub(crate) pool: Option<replicas::Pool>,
 }
 
 impl Shared {
@@ -225,6 +229,28 @@ impl Upstream {
         credentials: credentials::Credentials,
         dedicated: bool,
     ) -> Upstream {
+        Self::with_pool(name, options, shutdown, credentials, dedicated, None)
+    }
+
+    /// The one upstream in front of replicas (see [`Upstream::start_replicas`]).
+    fn new_front(
+        name: &str,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+        credentials: credentials::Credentials,
+        pool: replicas::Pool,
+    ) -> Upstream {
+        Self::with_pool(name, options, shutdown, credentials, false, Some(pool))
+    }
+
+    fn with_pool(
+        name: &str,
+        options: UpstreamOptions,
+        shutdown: CancellationToken,
+        credentials: credentials::Credentials,
+        dedicated: bool,
+        pool: Option<replicas::Pool>,
+    ) -> Upstream {
         let (events, _) = broadcast::channel(64);
         Upstream {
             shared: Arc::new(Shared {
@@ -238,6 +264,7 @@ impl Upstream {
                 created: Instant::now(),
                 credentials: Arc::new(credentials),
                 dedicated,
+                pool,
             }),
         }
     }
@@ -346,9 +373,12 @@ impl Upstream {
         self.shared.created
     }
 
-    /// Requests in flight right now.
+    /// Requests in flight right now (on all its replicas, if it has several).
     pub fn inflight(&self) -> usize {
-        self.shared.table.len()
+        match &self.shared.pool {
+            Some(pool) => pool.inflight(),
+            None => self.shared.table.len(),
+        }
     }
 
     /// Forwards one request: `method` with raw `params`; notifications for the caller
@@ -374,11 +404,14 @@ impl Upstream {
         cancel: &CancellationToken,
         headers: &http::HeaderMap,
     ) -> Result<Box<RawValue>, McpError> {
-        self.call_for(method, params, downstream, cancel, headers, None)
+        self.call_for(method, params, downstream, cancel, headers, None, false)
             .await
     }
 
-    /// [`Upstream::call_with_headers`] made for `caller` (see [`UpstreamCaller`]).
+    /// [`Upstream::call_with_headers`] made for `caller` (see [`UpstreamCaller`]);
+    /// `repeatable`: the request may be sent to a second replica after the first failed with
+    /// it (whatever the flag, read-only methods may).
+    #[allow(clippy::too_many_arguments)]
     async fn call_for(
         &self,
         method: &str,
@@ -387,8 +420,23 @@ impl Upstream {
         cancel: &CancellationToken,
         headers: &http::HeaderMap,
         caller: Option<&UpstreamCaller>,
+        repeatable: bool,
     ) -> Result<Box<RawValue>, McpError> {
         let shared = &self.shared;
+        if let Some(pool) = &shared.pool {
+            let repeatable = repeatable || crate::jsonrpc::Method::parse(method).is_read_only();
+            return Box::pin(pool.call(
+                &shared.name,
+                method,
+                params,
+                downstream,
+                cancel,
+                headers,
+                caller,
+                repeatable,
+            ))
+            .await;
+        }
         let link = {
             let status = shared.status.borrow();
             match &*status {
@@ -397,13 +445,15 @@ impl Upstream {
                     return Err(McpError::upstream_unavailable(
                         &shared.name,
                         format!("upstream '{}' is still starting", shared.name),
-                    ));
+                    )
+                    .unsent());
                 }
                 UpstreamStatus::Down { reason } => {
                     return Err(McpError::upstream_unavailable(
                         &shared.name,
                         format!("upstream '{}' is down: {reason}", shared.name),
-                    ));
+                    )
+                    .unsent());
                 }
             }
             shared.link.read().clone()
@@ -412,7 +462,8 @@ impl Upstream {
             return Err(McpError::upstream_unavailable(
                 &shared.name,
                 format!("upstream '{}' is not connected", shared.name),
-            ));
+            )
+            .unsent());
         };
         let link = match caller {
             Some(caller) => link.for_caller(shared, caller).await?,
@@ -443,6 +494,10 @@ impl tower::Service<McpRequest> for Upstream {
                 .extensions
                 .get::<UpstreamHeaders>()
                 .map_or(&none, |h| &h.0);
+            // Only replicas ask whether a failed call may go to another one.
+            let repeatable = this.shared.pool.is_some()
+                && req.message.method == crate::jsonrpc::Method::ToolsCall
+                && req.route().is_some_and(crate::route::Route::is_repeatable);
             let result = this
                 .call_for(
                     req.message.method.as_str(),
@@ -451,6 +506,7 @@ impl tower::Service<McpRequest> for Upstream {
                     &req.ctx.cancel,
                     headers,
                     req.ctx.extensions.get::<UpstreamCaller>(),
+                    repeatable,
                 )
                 .await?;
             Ok(McpResponse::new(result))

@@ -96,10 +96,7 @@ impl Policy {
             Method::ResourcesRead | Method::PromptsGet | Method::CompletionComplete => true,
             Method::ToolsCall => req.route().is_some_and(|route| {
                 self.tools.iter().any(|t| *t == *route.original)
-                    || (self.trust_annotations
-                        && route
-                            .definition()
-                            .is_some_and(|d| crate::classify::read_only(d.get())))
+                    || (self.trust_annotations && route.is_read_only())
             }),
             _ => false,
         }

@@ -68,32 +68,21 @@ impl RetryPolicy {
     /// Whether `req` is safe to send twice: reads and lists, and tool calls the settings or
     /// the tool's annotations say are idempotent.
     fn is_safe(&self, req: &McpRequest) -> bool {
-        match req.method() {
-            Method::Ping
-            | Method::ServerDiscover
-            | Method::ToolsList
-            | Method::PromptsList
-            | Method::PromptsGet
-            | Method::ResourcesList
-            | Method::ResourceTemplatesList
-            | Method::ResourcesRead
-            | Method::CompletionComplete => true,
-            Method::ToolsCall => {
-                let Some(route) = req.route() else {
-                    return false;
-                };
-                let settings = &self.shared.settings;
-                settings
-                    .idempotent_tools
-                    .iter()
-                    .any(|t| *t == *route.original)
-                    || (settings.trust_annotations
-                        && route
-                            .definition()
-                            .is_some_and(|d| crate::classify::safe_to_repeat(d.get())))
-            }
-            _ => false,
+        if req.method().is_read_only() {
+            return true;
         }
+        if *req.method() != Method::ToolsCall {
+            return false;
+        }
+        let Some(route) = req.route() else {
+            return false;
+        };
+        let settings = &self.shared.settings;
+        settings
+            .idempotent_tools
+            .iter()
+            .any(|t| *t == *route.original)
+            || (settings.trust_annotations && route.is_repeatable())
     }
 
     fn worth_retrying(&self, e: &McpError) -> bool {
