@@ -115,6 +115,22 @@ impl Dispatcher {
         }
     }
 
+    /// The same dispatcher — server info, instructions, capabilities — in front of another
+    /// `service` (a restricted view of the gateway served at another path, say).
+    #[must_use]
+    pub fn over(&self, service: McpService) -> Self {
+        Dispatcher {
+            inner: Arc::new(Inner {
+                service: ArcSwap::from_pointee(service),
+                server_info: self.inner.server_info.clone(),
+                instructions: self.inner.instructions.clone(),
+                capabilities: self.inner.capabilities.clone(),
+                adjust: self.inner.adjust.clone(),
+                suspensions: Arc::default(),
+            }),
+        }
+    }
+
     /// The capabilities a client is told now.
     fn capabilities(&self) -> ServerCapabilities {
         let mut capabilities = self.inner.capabilities.clone();

@@ -142,6 +142,7 @@ async fn schema_accepts_the_full_example_and_names_every_layer() -> anyhow::Resu
         "tool_search",
         "mirror",
         "canary",
+        "toolsets",
     ] {
         ensure!(
             names.contains(&layer),

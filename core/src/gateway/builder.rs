@@ -275,6 +275,10 @@ impl GatewayBuilder {
         self.mcp_path = path.into();
         self
     }
+    /// The MCP endpoint's path as set (for components that serve more endpoints beside it).
+    pub fn mcp_endpoint_path(&self) -> &str {
+        self.mcp_path.trim_end_matches('/')
+    }
     /// Limits of the HTTP endpoint.
     #[must_use]
     pub fn http_options(mut self, o: HttpOptions) -> Self {

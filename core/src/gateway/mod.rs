@@ -45,6 +45,16 @@ pub struct GatewayParts {
     pub sse: SseService,
 }
 
+impl GatewayParts {
+    /// A Streamable HTTP endpoint like the gateway's own — its limits, capabilities and
+    /// notifications, sessions of its own — serving `service` instead of the MCP-plane stack:
+    /// for a route that serves a view of the gateway (a toolset, say) wrapped around
+    /// [`service`](Self::service).
+    pub fn streamable_endpoint(&self, service: McpService) -> StreamableHttpService {
+        self.streamable.over(self.dispatcher.over(service))
+    }
+}
+
 /// A running gateway.
 #[derive(Clone, Debug)]
 pub struct Gateway {

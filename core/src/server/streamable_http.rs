@@ -106,6 +106,16 @@ impl HttpSession {
 }
 
 impl StreamableHttpService {
+    /// Another endpoint like this one — the same limits and notifications — over `dispatcher`
+    /// (with its own sessions).
+    pub fn over(&self, dispatcher: Dispatcher) -> Self {
+        StreamableHttpService::new(
+            dispatcher,
+            self.inner.options.clone(),
+            self.inner.notifications.clone(),
+        )
+    }
+
     /// An endpoint over `dispatcher`. `notifications` (usually
     /// [`Aggregate::subscribe`](crate::aggregate::Aggregate::subscribe)'s sender) feeds every
     /// session's GET stream. Spawns the task that ends idle sessions: must run inside a tokio

@@ -40,6 +40,7 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_toolsearch::ToolSearchFactory)
         .with(toolgate_traffic::MirrorFactory)
         .with(toolgate_traffic::CanaryFactory)
+        .with(toolgate_toolsets::ToolsetsFactory)
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
         .with(spans.clone())
