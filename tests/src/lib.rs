@@ -55,6 +55,7 @@ pub mod process;
 pub mod procfs;
 pub mod python;
 pub mod recorder;
+pub mod redis;
 pub mod resumable;
 pub mod scratch;
 pub mod scripted_llm;

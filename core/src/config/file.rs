@@ -25,7 +25,7 @@ use super::units::{Duration, Size};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a map with the keys mcp_servers (or mcpServers), server, layers, model_list, plugin_dirs"
+    expecting = "a map with the keys mcp_servers (or mcpServers), server, layers, model_list, plugin_dirs, redis"
 )]
 #[schemars(title = "toolgate configuration")]
 pub(crate) struct File {
@@ -49,6 +49,25 @@ pub(crate) struct File {
     pub(crate) model_list: Option<Vec<Model>>,
     /// Directories native plugins (`dylib:` layers) may be loaded from.
     pub(crate) plugin_dirs: Option<Vec<String>>,
+    /// The Redis that gateway replicas share state through (`store: redis` in `rate_limit`).
+    pub(crate) redis: Option<Redis>,
+}
+
+/// The shared Redis.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map of Redis settings (url, key_prefix, timeout)"
+)]
+pub(crate) struct Redis {
+    /// `redis://[user:password@]host:port[/db]`; write the password as `${VAR}`.
+    pub(crate) url: String,
+    /// Put before every key the gateway writes (default `toolgate:`), so several gateways
+    /// or other programs can share one Redis.
+    pub(crate) key_prefix: Option<String>,
+    /// The longest a Redis round trip (or connecting) may take before the layer using it
+    /// applies its failure mode (default 250ms).
+    pub(crate) timeout: Option<Scalar<Duration>>,
 }
 
 /// Servers by name, in file order; an entry may be empty (`name:` alone), which validation

@@ -77,6 +77,58 @@ pub struct Config {
     pub model_list: Vec<ModelEntry>,
     /// Directories native plugins may be loaded from.
     pub plugin_dirs: Vec<PathBuf>,
+    /// The Redis shared by gateway replicas (`redis:`), if configured.
+    pub redis: Option<RedisSettings>,
+}
+
+/// The Redis that gateway replicas share state through (the `redis:` section).
+///
+/// `Debug` output hides the URL's password.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Put before every key; default `toolgate:`.
+    pub key_prefix: String,
+    /// The longest a round trip or a connection attempt may take; default 250 ms.
+    pub timeout: std::time::Duration,
+}
+
+impl RedisSettings {
+    /// Settings for the Redis at `url`, with the default prefix and timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisSettings {
+            url: url.into(),
+            key_prefix: "toolgate:".into(),
+            timeout: std::time::Duration::from_millis(250),
+        }
+    }
+
+    /// The URL with any password replaced by `***`, for logs and errors.
+    pub fn redacted_url(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or("", |(user, _)| user);
+                format!("{scheme}://{user}:***@{host}{path}")
+            }
+            None => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.redacted_url())
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The syntax of a configuration text.

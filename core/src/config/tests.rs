@@ -414,7 +414,7 @@ mcp_servers:
     assert_eq!(top.kind(), ConfigErrorKind::UnknownKey);
     assert_eq!(
         top.to_string(),
-        "unknown top-level key 'servers' at line 2; expected one of mcp_servers, mcpServers, server, layers, model_list, plugin_dirs (did you mean 'server'?)"
+        "unknown top-level key 'servers' at line 2; expected one of mcp_servers, mcpServers, server, layers, model_list, plugin_dirs, redis (did you mean 'server'?)"
     );
 
     let settings = yaml_err("server:\n  listen: 127.0.0.1:1\n  spec_path: x\n");
@@ -935,7 +935,8 @@ fn schema_describes_both_forms() {
             "server",
             "layers",
             "model_list",
-            "plugin_dirs"
+            "plugin_dirs",
+            "redis"
         ])
     );
     assert_eq!(
@@ -1190,6 +1191,38 @@ fn replica_settings_that_cannot_work_say_what_to_fix() {
             "mcp_servers:\n  s:\n    url: [http://a/mcp, not a url]\n",
             "mcp_servers.s.url[1]",
         ),
+    ] {
+        let e = yaml_err(text).to_string();
+        assert!(e.contains(says), "{text}: {e}");
+    }
+}
+
+#[test]
+fn the_shared_redis_is_read_checked_and_never_logged_with_its_password() {
+    let config = yaml_ok(
+        "redis:\n  url: redis://gw:s3cret@redis.internal:6380/2\n  key_prefix: \"prod:\"\n  timeout: 100ms\n",
+    );
+    let redis = config.redis.expect("redis settings");
+    assert_eq!(redis.url, "redis://gw:s3cret@redis.internal:6380/2");
+    assert_eq!(redis.key_prefix, "prod:");
+    assert_eq!(redis.timeout, Duration::from_millis(100));
+    assert_eq!(redis.redacted_url(), "redis://gw:***@redis.internal:6380/2");
+    assert!(!format!("{redis:?}").contains("s3cret"));
+    let defaults = yaml_ok("redis: {url: \"redis://127.0.0.1:6379\"}\n").redis;
+    let defaults = defaults.expect("redis settings");
+    assert_eq!(
+        (defaults.key_prefix.as_str(), defaults.timeout),
+        ("toolgate:", Duration::from_millis(250))
+    );
+    for (text, says) in [
+        ("redis: {url: \"rediss://h:6379\"}\n", "not supported yet"),
+        ("redis: {url: \"http://h:6379\"}\n", "expected redis://"),
+        ("redis: {url: \"redis://\"}\n", "expected redis://"),
+        (
+            "redis: {url: \"redis://h\", timeout: 0s}\n",
+            "redis.timeout",
+        ),
+        ("redis: {url: \"redis://h\", pool: 3}\n", "pool"),
     ] {
         let e = yaml_err(text).to_string();
         assert!(e.contains(says), "{text}: {e}");

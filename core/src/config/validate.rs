@@ -79,13 +79,50 @@ impl Reader<'_> {
             .into_iter()
             .map(PathBuf::from)
             .collect();
+        let redis = self.redis(file.redis, &top.key("redis"))?;
         Ok(Config {
             servers,
             server,
             layers,
             model_list,
             plugin_dirs,
+            redis,
         })
+    }
+
+    fn redis(
+        &self,
+        r: Option<file::Redis>,
+        at: &KeyPath,
+    ) -> Result<Option<super::RedisSettings>, Problem> {
+        let Some(r) = r else {
+            return Ok(None);
+        };
+        let url = self.string(&r.url, &at.key("url"), |url| {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", ""));
+            let authority = rest.split('/').next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            match scheme {
+                "redis" if !host.is_empty() && !host.starts_with(':') => Ok(url),
+                "rediss" => Err(Issue::invalid(
+                    "TLS to Redis (rediss://) is not supported yet; use redis:// on a trusted \
+                     network or a TLS sidecar",
+                )),
+                _ => Err(Issue::invalid(
+                    "expected redis://[user:password@]HOST:PORT[/DB]",
+                )),
+            }
+        })?;
+        let mut settings = super::RedisSettings::new(url);
+        if let Some(prefix) = r.key_prefix {
+            settings.key_prefix = self.string(&prefix, &at.key("key_prefix"), any_string)?;
+        }
+        if let Some(timeout) = r.timeout {
+            let path = at.key("timeout");
+            settings.timeout = (self.scalar(timeout, &path)?.positive())
+                .map_err(|e| Problem::at(&path, Issue::invalid(e.to_string())))?;
+        }
+        Ok(Some(settings))
     }
 
     // -----------------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ pub struct GatewayBuilder {
     pub(super) routes: Vec<(String, RouteFn)>,
     pub(super) checks: Vec<Arc<dyn UpstreamCheck>>,
     pub(super) assembled: Vec<AssembledFn>,
+    pub(super) redis: Option<crate::config::RedisSettings>,
 }
 
 /// A callback run once the gateway is assembled (see [`GatewayBuilder::on_assembled`]).
@@ -144,6 +145,7 @@ impl Default for GatewayBuilder {
             routes: Vec::new(),
             checks: Vec::new(),
             assembled: Vec::new(),
+            redis: None,
         }
     }
 }
@@ -275,6 +277,17 @@ impl GatewayBuilder {
         self.mcp_path = path.into();
         self
     }
+    /// The Redis that gateway replicas share state through (the config's `redis:`), for the
+    /// layers that can keep their state there (`rate_limit` with `store: redis`).
+    #[must_use]
+    pub fn redis(mut self, settings: crate::config::RedisSettings) -> Self {
+        self.redis = Some(settings);
+        self
+    }
+    /// The shared Redis, if one is configured (see [`redis`](Self::redis)).
+    pub fn redis_settings(&self) -> Option<&crate::config::RedisSettings> {
+        self.redis.as_ref()
+    }
     /// The MCP endpoint's path as set (for components that serve more endpoints beside it).
     pub fn mcp_endpoint_path(&self) -> &str {
         self.mcp_path.trim_end_matches('/')
@@ -388,6 +401,7 @@ impl GatewayBuilder {
             http: self.http.clone(),
             origin: self.origin.clone(),
             upstream_options: self.upstream_options.clone(),
+            redis: self.redis.clone(),
             ..GatewayBuilder::default()
         }
     }
@@ -613,6 +627,9 @@ impl GatewayBuilder {
                 ..UpstreamOptions::default()
             })
             .startup_grace(s.startup_grace);
+        if let Some(redis) = &config.redis {
+            b = b.redis(redis.clone());
+        }
         for (name, server) in &config.servers {
             let spec = spec_of(name, &server.transport, server)?;
             let replicas = (server.replicas.iter())

@@ -19,6 +19,9 @@ pub enum ErrorKind {
     RateLimited,
     /// A concurrency cap is full: the request was refused at once instead of queued.
     Busy,
+    /// The shared store (Redis) that keeps the budgets could not answer in time, and the
+    /// layer fails closed.
+    StoreUnavailable,
     /// The settings are invalid (a bad rate, an empty rule list, an unknown server).
     Settings,
 }
@@ -126,6 +129,7 @@ impl From<Error> for McpError {
         data.insert("retryable".into(), true.into());
         let reason = match inner.kind {
             ErrorKind::Busy => "busy",
+            ErrorKind::StoreUnavailable => "limit_store_unavailable",
             _ => "rate_limited",
         };
         data.insert("reason".into(), reason.into());

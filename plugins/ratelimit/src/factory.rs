@@ -5,9 +5,9 @@ use toolgate::gateway::GatewayBuilder;
 use toolgate::registry::{LayerError, LayerFactory, parse_config};
 
 use crate::concurrency::ConcurrencyLimitLayer;
-use crate::rate_limit::RateLimitLayer;
+use crate::rate_limit::{RateLimitLayer, SharedRateLimitLayer};
 use crate::rules::check_servers;
-use crate::settings::{ConcurrencyLimitSettings, RateLimitSettings};
+use crate::settings::{ConcurrencyLimitSettings, RateLimitSettings, Store};
 
 /// `use: rate_limit` ([`RateLimitSettings`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,10 +43,37 @@ impl LayerFactory for RateLimitFactory {
     }
     fn apply(&self, config: Value, builder: GatewayBuilder) -> Result<GatewayBuilder, LayerError> {
         let settings: RateLimitSettings = parse_config(RATE_LIMIT, config)?;
-        let layer = RateLimitLayer::from_settings(settings)
-            .map_err(|e| LayerError::new(RATE_LIMIT, e.to_string()))?;
-        check(RATE_LIMIT, layer.servers(), &builder)?;
-        Ok(builder.layer(layer))
+        let fail = |e: crate::Error| LayerError::new(RATE_LIMIT, e.to_string());
+        match settings.store {
+            Store::Local => {
+                if settings.on_store_error.is_some() {
+                    return Err(LayerError::new(
+                        RATE_LIMIT,
+                        "`on_store_error` applies to `store: redis`; add that, or remove it",
+                    ));
+                }
+                let layer = RateLimitLayer::from_settings(settings).map_err(fail)?;
+                check(RATE_LIMIT, layer.servers(), &builder)?;
+                Ok(builder.layer(layer))
+            }
+            Store::Redis => {
+                let Some(redis) = builder.redis_settings() else {
+                    return Err(LayerError::new(
+                        RATE_LIMIT,
+                        "`store: redis` needs the shared Redis: add `redis: {url: \
+                         redis://HOST:PORT}` at the top of the config",
+                    ));
+                };
+                let layer = SharedRateLimitLayer::new(
+                    settings.rules,
+                    redis,
+                    settings.on_store_error.unwrap_or_default(),
+                )
+                .map_err(fail)?;
+                check(RATE_LIMIT, layer.servers(), &builder)?;
+                Ok(builder.layer(layer))
+            }
+        }
     }
 }
 

@@ -41,9 +41,11 @@ pub use concurrency::{ConcurrencyLimit, ConcurrencyLimitLayer, Permit};
 pub use error::{BUSY_RETRY_HINT, Error, ErrorKind};
 pub use factory::{ConcurrencyLimitFactory, RateLimitFactory};
 pub use rate::Rate;
-pub use rate_limit::{RateLimit, RateLimitLayer};
+pub use rate_limit::{RateLimit, RateLimitLayer, SharedRateLimit, SharedRateLimitLayer};
 pub use rules::{ANONYMOUS, Dimension, Per};
-pub use settings::{ConcurrencyLimitSettings, ConcurrencyRule, RateLimitSettings, RateRule};
+pub use settings::{
+    ConcurrencyLimitSettings, ConcurrencyRule, OnStoreError, RateLimitSettings, RateRule, Store,
+};
 
 /// Response futures of the services.
 pub mod future {

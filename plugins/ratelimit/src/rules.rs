@@ -136,6 +136,24 @@ pub(crate) struct Key {
     tool: Option<String>,
 }
 
+impl Key {
+    /// The key as a Redis key suffix: each fact JSON-quoted (so no value can run into the
+    /// next), absent ones empty.
+    pub(crate) fn redis_suffix(&self) -> String {
+        let part = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| serde_json::Value::from(s).to_string())
+                .unwrap_or_default()
+        };
+        format!(
+            "i={}|s={}|t={}",
+            part(&self.identity),
+            part(&self.server),
+            part(&self.tool)
+        )
+    }
+}
+
 /// The part of a rule that says which requests it applies to and how they are keyed.
 #[derive(Debug, Clone)]
 pub(crate) struct Scope {

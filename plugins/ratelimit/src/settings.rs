@@ -26,6 +26,37 @@ pub struct RateLimitSettings {
     /// The rules, checked in order; a request passes when every rule that applies has budget.
     /// A rejected request still counts against the rules checked before the one that refused it.
     pub rules: Vec<RateRule>,
+    /// Where the budgets are kept: `local` (default: in this process) or `redis` (in the
+    /// config's `redis:`, shared by every gateway replica using it).
+    #[serde(default)]
+    pub store: Store,
+    /// With `store: redis`, what a request gets when Redis cannot be reached in time:
+    /// `fail_closed` (default: refused, -31002 with `reason: limit_store_unavailable`) or
+    /// `fail_open` (let through). Logged either way.
+    #[serde(default)]
+    pub on_store_error: Option<OnStoreError>,
+}
+
+/// Where rate-limit budgets are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Store {
+    /// In this process.
+    #[default]
+    Local,
+    /// In the shared Redis (`redis:` at the top of the config).
+    Redis,
+}
+
+/// What a request gets when the shared store cannot answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStoreError {
+    /// Refused: no budget can be proven.
+    #[default]
+    FailClosed,
+    /// Let through: availability over the limit.
+    FailOpen,
 }
 
 /// One rate limit.

@@ -409,4 +409,25 @@ fn factories_check_settings_and_server_names() {
     assert!(e.to_string().contains("pre"), "{e}");
     let schema = RateLimitFactory.config_schema();
     assert!(schema["properties"]["rules"].is_object(), "{schema}");
+
+    // `store: redis` needs the top-level `redis:`; `on_store_error` needs `store: redis`.
+    let e = RateLimitFactory
+        .apply(
+            serde_json::json!({"store": "redis", "rules": [{"rate": "1/s"}]}),
+            builder(),
+        )
+        .expect_err("no redis");
+    assert!(e.to_string().contains("add `redis: {url:"), "{e}");
+    let e = RateLimitFactory
+        .apply(
+            serde_json::json!({"on_store_error": "fail_open", "rules": [{"rate": "1/s"}]}),
+            builder(),
+        )
+        .expect_err("local store");
+    assert!(e.to_string().contains("applies to `store: redis`"), "{e}");
+    let shared = RateLimitFactory.apply(
+        serde_json::json!({"store": "redis", "on_store_error": "fail_open", "rules": [{"rate": "1/s"}]}),
+        builder().redis(toolgate::config::RedisSettings::new("redis://127.0.0.1:1")),
+    );
+    assert!(shared.is_ok(), "{shared:?}");
 }

@@ -7,6 +7,7 @@
 
 mod future;
 mod layer;
+mod shared;
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tower::Service;
 
 pub use future::ResponseFuture;
 pub use layer::RateLimitLayer;
+pub use shared::{SharedRateLimit, SharedRateLimitLayer};
 
 use crate::error::{Error, ErrorKind};
 use crate::rate::Rate;

@@ -1,0 +1,91 @@
+//! A real `redis-server` (the Debian package `tests/interop/install.sh` installs) on a loopback
+//! port, without persistence, stopped when dropped — and restartable on the same port, for
+//! tests of what gateways do while their shared store is away.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::net::free_port;
+use crate::process::ChildProcess;
+
+/// What redis-server prints once it accepts connections.
+const READY: &str = "Ready to accept connections";
+
+/// A redis-server on 127.0.0.1.
+#[derive(Debug)]
+pub struct RedisServer {
+    process: Option<ChildProcess>,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts one on a free loopback port and waits until it accepts connections.
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut last = None;
+        // A free port can be taken between choosing and binding it: try a few.
+        for _ in 0..3 {
+            let port = free_port()?;
+            match spawn(port).await {
+                Ok(process) => {
+                    return Ok(RedisServer {
+                        process: Some(process),
+                        port,
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it at once (SIGKILL): its clients see the connection drop.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.kill();
+        }
+    }
+
+    /// Starts it again on the same port (empty: no persistence).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.process = Some(spawn(self.port).await?);
+        Ok(())
+    }
+
+    /// What it has logged so far.
+    pub fn output(&self) -> String {
+        self.process
+            .as_ref()
+            .map(ChildProcess::output)
+            .unwrap_or_default()
+    }
+}
+
+async fn spawn(port: u16) -> anyhow::Result<ChildProcess> {
+    let mut command = Command::new("redis-server");
+    command.args([
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]);
+    let mut process = ChildProcess::spawn(format!("redis-server :{port}"), command)
+        .context("running redis-server (run tests/interop/install.sh to install it)")?;
+    process
+        .wait_for_line(READY, Duration::from_secs(10))
+        .await?;
+    Ok(process)
+}
