@@ -8,7 +8,7 @@
 #   target/interop/conformance               @modelcontextprotocol/conformance (conformance/*.json)
 #   target/interop/conformance-server        the suite's reference server (conformance-server/),
 #                                            copied and `npm ci`-ed; runs on Node 22 with tsx
-#   redis-server                             Debian package, when not installed (scale-out tests)
+#   redis-server, haproxy                    Debian packages, when not installed (scale-out tests)
 # Idempotent: a stamp file per part records a hash of its pins and toolchain; matching stamp = skip.
 # Any failure is fatal (the tests would only fail later, less clearly).
 set -euo pipefail
@@ -120,18 +120,22 @@ for f in everything-server.ts everything-server-stdio.ts node_modules/tsx/packag
   node_modules/@modelcontextprotocol/sdk/package.json; do
   [[ -f "$cs_dir/$f" ]] || die "conformance reference server incomplete: $cs_dir/$f missing"
 done
-# --- Redis (Debian package redis-server): the shared store of scale-out tests -----------------
-if command -v redis-server >/dev/null; then
-  echo "interop install: $(redis-server --version | cut -d' ' -f1-3) present"
+# --- Redis and haproxy (Debian packages): the shared store and load balancer of scale-out tests
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+if ((${#missing[@]} == 0)); then
+  echo "interop install: redis-server and haproxy present"
 else
-  echo "interop install: installing redis-server (Debian package)"
-  command -v apt-get >/dev/null || die "redis-server not found and no apt-get to install it"
+  echo "interop install: installing ${missing[*]} (Debian packages)"
+  command -v apt-get >/dev/null || die "${missing[*]} not found and no apt-get to install them"
   sudo_=""
   [[ "$(id -u)" == 0 ]] || sudo_="sudo"
   $sudo_ apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends redis-server \
-    >/dev/null || die "apt-get install redis-server failed"
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/dev/null || die "apt-get install ${missing[*]} failed"
 fi
 command -v redis-server >/dev/null || die "redis-server still not found"
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || die "haproxy still not found"
 
 echo "interop install: ok"

@@ -163,6 +163,12 @@ impl Gateway {
         self.process.pid()
     }
 
+    /// Kills it at once (SIGKILL, as a crashed node): no goodbye to clients or upstreams. Its
+    /// stdio upstreams see their stdin close and exit.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
     /// Sends SIGTERM (what Ctrl-C or a service manager does), waits for the exit, and returns
     /// its status (`None` if it had to be killed).
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {

@@ -313,6 +313,25 @@ impl McpSession {
         Self::connect_with(url, &[]).await
     }
 
+    /// The same session (id, protocol version, headers) sent to `url` — another gateway
+    /// replica, say — with `headers` instead of this session's when given.
+    pub fn sent_to(&self, url: &str, headers: Option<&[(&str, &str)]>) -> Self {
+        McpSession {
+            url: url.to_owned(),
+            id: self.id.clone(),
+            protocol_version: self.protocol_version.clone(),
+            initialize_result: self.initialize_result.clone(),
+            next_id: AtomicI64::new(self.next_id.load(Ordering::Relaxed) + 1000),
+            headers: match headers {
+                Some(h) => h
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                None => self.headers.clone(),
+            },
+        }
+    }
+
     /// Like [`Self::connect`], with `headers` (a credential, say) on every request of the
     /// session, `initialize` included.
     pub async fn connect_with(url: &str, headers: &[(&str, &str)]) -> anyhow::Result<Self> {

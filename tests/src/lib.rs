@@ -45,6 +45,7 @@ pub mod connect_proxy;
 pub mod demo;
 pub mod everything;
 pub mod gateway;
+pub mod haproxy;
 pub mod http;
 pub mod legacy;
 pub mod net;

@@ -1,13 +1,17 @@
-//! Gateway replicas sharing state through a real `redis-server` on loopback (issue 14): a
-//! `rate_limit` with `store: redis` is one budget across two gateway processes, and while
-//! Redis is gone each gateway does what its `on_store_error` says — at once, never hanging —
-//! and goes back to counting when Redis is back.
+//! Gateway replicas (issue 14): a `rate_limit` with `store: redis` is one budget across two
+//! gateway processes sharing a real `redis-server`, and while Redis is gone each gateway does
+//! what its `on_store_error` says — at once, never hanging — and counts again when it is back;
+//! with one `server.session_secret`, a session opened on one replica is served by any other,
+//! so the official Python SDK keeps one session through a real haproxy (round robin, no
+//! stickiness) over three gateways, one of them killed mid-run.
 
 use std::time::Duration;
 
 use anyhow::ensure;
 use serde_json::{Value, json};
+use toolgate_tests::haproxy::Haproxy;
 use toolgate_tests::http::{error_code, text_of};
+use toolgate_tests::process::ChildProcess;
 use toolgate_tests::redis::RedisServer;
 use toolgate_tests::{GatewayConfig, McpSession, Upstream, gateway_with_tools, within};
 
@@ -118,5 +122,128 @@ async fn without_redis_each_gateway_fails_as_configured_then_recovers() -> anyho
         },
     )
     .await??;
+    Ok(())
+}
+
+/// Two gateways with one `server.session_secret` and a third with another: a session opened
+/// on the first is served by the second — calls, lists, the GET stream — for the identity that
+/// opened it only, and the third (another secret) does not know it.
+#[tokio::test]
+async fn a_session_opened_on_one_replica_is_served_by_another() -> anyhow::Result<()> {
+    const SECRET: &str = "a-secret-shared-by-the-replicas-0123456789";
+    let replica = |secret: &str| -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig::new()
+            .server("demo", Upstream::demo("demo")?)
+            .section(format!(
+                "server:\n  session_secret: \"{secret}\"\nlayers:\n  - use: auth\n    api_keys:\n      - {{name: alice, key: alice-key-0123456789}}\n      - {{name: bob, key: bob-key-0123456789}}\n"
+            )))
+    };
+    let a = toolgate_tests::Gateway::start_config(&replica(SECRET)?).await?;
+    let b = toolgate_tests::Gateway::start_config(&replica(SECRET)?).await?;
+    let c = toolgate_tests::Gateway::start_config(&replica(
+        "another-secret-of-another-deployment-0123",
+    )?)
+    .await?;
+    let alice = [("Authorization", "Bearer alice-key-0123456789")];
+    let on_a = McpSession::connect_with(a.url(), &alice).await?;
+    ensure!(on_a.id().starts_with("s1."), "a sealed id: {}", on_a.id());
+    on_a.wait_for_tools(&["demo__echo"], Duration::from_secs(20))
+        .await?;
+
+    // The same session at B: calls and lists work, with the negotiated version.
+    let on_b = on_a.sent_to(b.url(), None);
+    on_b.wait_for_tools(&["demo__echo"], Duration::from_secs(20))
+        .await?;
+    let echoed = on_b
+        .call_tool_ok("demo__echo", json!({"message": "moved"}))
+        .await?;
+    ensure!(text_of(&echoed) == "moved", "{echoed}");
+    let stream = on_b.open_stream().await;
+    ensure!(stream.is_ok(), "the GET stream opens at B: {stream:?}");
+    // Back at A, it still works.
+    let again = on_a
+        .call_tool_ok("demo__echo", json!({"message": "back"}))
+        .await?;
+    ensure!(text_of(&again) == "back", "{again}");
+
+    // Bob cannot use Alice's session anywhere, and C (another secret) does not know it.
+    let bob = [("Authorization", "Bearer bob-key-0123456789")];
+    for (who, session) in [
+        ("bob at B", on_a.sent_to(b.url(), Some(&bob))),
+        ("alice at C", on_a.sent_to(c.url(), None)),
+    ] {
+        let response = session
+            .post(
+                &[],
+                json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}).to_string(),
+            )
+            .await?;
+        ensure!(response.status == 404, "{who}: {}", response.describe());
+    }
+    Ok(())
+}
+
+/// Three gateways with one session secret behind haproxy (round robin, no stickiness): the
+/// Python SDK makes 200 calls in one session, spread over all three; one gateway is killed
+/// (SIGKILL) after call 100, which costs at most the one call in flight, and later calls are
+/// answered by the two others.
+#[tokio::test]
+async fn the_python_sdk_keeps_one_session_across_replicas_behind_haproxy() -> anyhow::Result<()> {
+    let replica = |name: &str| -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig::new()
+            .server("demo", Upstream::demo(name)?)
+            .section("server:\n  session_secret: \"three-replicas-one-secret-0123456789\"\n"))
+    };
+    let mut gateways = Vec::new();
+    for name in ["gw1", "gw2", "gw3"] {
+        let (gateway, _session) = gateway_with_tools(&replica(name)?, &["demo__whoami"]).await?;
+        gateways.push(gateway);
+    }
+    let haproxy = Haproxy::start(&gateways.iter().map(|g| g.addr()).collect::<Vec<_>>()).await?;
+
+    let mut command = std::process::Command::new(toolgate_tests::paths::venv_python()?);
+    command
+        .arg(toolgate_tests::paths::python_script(
+            "replicas_one_session.py",
+        )?)
+        .arg(haproxy.url())
+        .args(["--calls", "200", "--pause-ms", "10"])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let mut client = ChildProcess::spawn("python replicas_one_session.py", command)?;
+    client
+        .wait_for_line("call 100 ", Duration::from_secs(60))
+        .await?;
+    gateways[1].kill();
+    let summary = client
+        .wait_for_line("\"ok\"", Duration::from_secs(90))
+        .await?;
+    let summary: Value = serde_json::from_str(&summary[summary.find('{').unwrap_or(0)..])?;
+    let output = client.output();
+    let (ok, failed) = (summary["ok"].as_u64(), summary["failed"].as_u64());
+    ensure!(
+        ok.zip(failed)
+            .is_some_and(|(ok, failed)| ok + failed == 200 && failed <= 1),
+        "200 calls, at most the one in flight lost: {summary}\n{output}"
+    );
+    for name in ["gw1", "gw2", "gw3"] {
+        ensure!(
+            summary["answers"][name].as_u64().is_some_and(|n| n > 0),
+            "{name} served some of the session's calls: {summary}"
+        );
+    }
+    // After the kill (and a moment for haproxy's health check), only gw1 and gw3 answer.
+    let late: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.split_once("call "))
+        .map(|(_, rest)| rest)
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(i, _)| i.parse::<u32>().is_ok_and(|i| i > 110))
+        .map(|(_, who)| who)
+        .collect();
+    ensure!(
+        !late.is_empty() && late.iter().all(|who| *who == "gw1" || *who == "gw3"),
+        "after the kill: {late:?}"
+    );
     Ok(())
 }

@@ -330,6 +330,9 @@ pub(crate) struct Settings {
     /// Allow listening on a non-loopback address without an `auth` layer (default false:
     /// the gateway refuses to start). Say `true` only behind something else that authenticates.
     pub(crate) allow_unauthenticated: Option<bool>,
+    /// A secret shared by gateway replicas (at least 32 characters; write it as `${VAR}`):
+    /// session ids are then sealed with it, and any replica serves any session.
+    pub(crate) session_secret: Option<String>,
 }
 
 /// One entry of `layers:` as written: a map with `use:` or `dylib:`, told apart (and checked)

@@ -241,6 +241,9 @@ pub struct ServerSettings {
     /// Whether the `toolgate` binary may listen on a non-loopback address without an `auth`
     /// layer; default false (it refuses to start).
     pub allow_unauthenticated: bool,
+    /// Seals Streamable HTTP session ids with `server.session_secret`, so that any replica
+    /// with the same secret serves any session; default none.
+    pub session_seal: Option<crate::server::SessionSeal>,
 }
 
 impl Default for ServerSettings {
@@ -261,6 +264,7 @@ impl Default for ServerSettings {
             keep_alive: std::time::Duration::from_secs(15),
             startup_grace: crate::aggregate::DEFAULT_STARTUP_GRACE,
             allow_unauthenticated: false,
+            session_seal: None,
         }
     }
 }

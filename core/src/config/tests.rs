@@ -1001,6 +1001,7 @@ fn schema_describes_both_forms() {
             "keep_alive",
             "startup_grace",
             "allow_unauthenticated",
+            "session_secret",
         ])
     );
     // Every key is optional.
@@ -1227,4 +1228,24 @@ fn the_shared_redis_is_read_checked_and_never_logged_with_its_password() {
         let e = yaml_err(text).to_string();
         assert!(e.contains(says), "{text}: {e}");
     }
+}
+
+#[test]
+fn a_session_secret_seals_sessions_and_a_short_one_is_refused() {
+    let config = yaml_ok("server:\n  session_secret: \"0123456789abcdef0123456789abcdef\"\n");
+    let seal = config.server.session_seal.expect("a seal");
+    assert!(!format!("{seal:?}").contains("0123456789abcdef"));
+    assert_eq!(
+        Some(seal),
+        yaml_ok("server:\n  session_secret: \"0123456789abcdef0123456789abcdef\"\n")
+            .server
+            .session_seal,
+        "the same secret is the same seal (reload compares them)"
+    );
+    assert!(yaml_ok("server: {}\n").server.session_seal.is_none());
+    let e = yaml_err("server:\n  session_secret: short\n").to_string();
+    assert!(
+        e.contains("server.session_secret") && e.contains("at least 32"),
+        "{e}"
+    );
 }

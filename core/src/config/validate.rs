@@ -296,6 +296,9 @@ impl Reader<'_> {
             allow_unauthenticated: s
                 .allow_unauthenticated
                 .unwrap_or(defaults.allow_unauthenticated),
+            session_seal: self.optional(s.session_secret, &at.key("session_secret"), |secret| {
+                crate::server::SessionSeal::new(&secret).map_err(|e| Issue::invalid(e.to_string()))
+            })?,
         })
     }
 

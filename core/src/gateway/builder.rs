@@ -619,6 +619,7 @@ impl GatewayBuilder {
                 max_body_bytes: s.max_body_bytes,
                 session_idle_timeout: s.session_idle_timeout,
                 keep_alive: s.keep_alive,
+                session_seal: s.session_seal.clone(),
                 ..HttpOptions::default()
             })
             .origin_policy(s.origin_policy())

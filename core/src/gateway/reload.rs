@@ -83,6 +83,7 @@ impl RestartSettings {
                 "server.session_idle_timeout",
             ),
             (o.keep_alive != n.keep_alive, "server.keep_alive"),
+            (o.session_seal != n.session_seal, "server.session_secret"),
             (
                 o.max_sessions != n.max_sessions || o.stream_queue != n.stream_queue,
                 "HTTP session limits",

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod guard;
 mod modern;
+mod sealed;
 pub mod sse;
 pub mod stdio;
 pub mod streamable_http;
@@ -27,6 +28,7 @@ use crate::outbound::Outbound;
 
 pub use body::McpBody;
 pub use guard::{OriginGuard, OriginGuardLayer, OriginPolicy};
+pub use sealed::{MIN_SECRET_LEN, SEALED_SESSION_MAX_AGE, SessionSeal, WeakSecret};
 pub use sse::SseService;
 pub use streamable_http::{HttpOptions, StreamableHttpService};
 
@@ -180,6 +182,11 @@ impl Owner {
             }
             Arc::from(who)
         }))
+    }
+
+    /// Who it is, as text (None: no authentication).
+    pub(crate) fn text(&self) -> Option<&str> {
+        self.0.as_deref()
     }
 }
 

@@ -55,6 +55,10 @@ pub struct HttpOptions {
     pub keep_alive: Duration,
     /// Queue length of one SSE stream; a client that falls this far behind is cut off.
     pub stream_queue: usize,
+    /// Seals session ids so that any gateway replica with the same secret can serve the
+    /// session (`server.session_secret`); `None`: ids are random and known to this process
+    /// only.
+    pub session_seal: Option<super::SessionSeal>,
 }
 
 impl Default for HttpOptions {
@@ -65,6 +69,7 @@ impl Default for HttpOptions {
             max_sessions: 10_000,
             keep_alive: Duration::from_secs(15),
             stream_queue: 256,
+            session_seal: None,
         }
     }
 }
@@ -399,6 +404,16 @@ impl Inner {
             return accepted();
         };
         let mut resp = answer.single(frame);
+        // With a shared secret the id the client gets is the session itself, sealed.
+        let sid = match (&self.options.session_seal, ok) {
+            (Some(seal), true) => {
+                match sealed_state(&session, &owner).and_then(|s| seal.seal(&s)) {
+                    Some(sealed) => Arc::from(sealed),
+                    None => sid,
+                }
+            }
+            _ => sid,
+        };
         if ok {
             let hs = Arc::new(HttpSession {
                 session,
@@ -593,9 +608,50 @@ impl Inner {
     /// The session `sid`, if it exists and `identity` is the one that opened it. Another
     /// identity is told the same as for a session that does not exist.
     fn session(&self, sid: &str, identity: Option<&Identity>) -> Option<Arc<HttpSession>> {
-        let hs = self.sessions.lock().get(sid).cloned()?;
-        (hs.owner == Owner::of(identity)).then_some(hs)
+        let known = self.sessions.lock().get(sid).cloned();
+        match known {
+            Some(hs) => (hs.owner == Owner::of(identity)).then_some(hs),
+            None => self.restore(sid, identity),
+        }
     }
+
+    /// A session another replica opened: its sealed id opened with the shared secret, for the
+    /// identity that opened it, made here as if `initialize` had run here.
+    fn restore(&self, sid: &str, identity: Option<&Identity>) -> Option<Arc<HttpSession>> {
+        let seal = self.options.session_seal.as_ref()?;
+        let sealed = seal.open(sid)?;
+        let owner = Owner::of(identity);
+        if sealed.o != super::SessionSeal::owner_fingerprint(owner.text()) {
+            return None;
+        }
+        let mut sessions = self.sessions.lock();
+        if sessions.len() >= self.options.max_sessions {
+            return None;
+        }
+        let info = SessionInfo::new(Some(sealed.id.into()), TransportKind::StreamableHttp);
+        info.set_initialized(sealed.v, sealed.ci, sealed.cc);
+        let hs = Arc::new(HttpSession {
+            session: Arc::new(Session::new(info)),
+            owner,
+            last_seen: Mutex::new(Instant::now()),
+            stream: Mutex::new(None),
+        });
+        tracing::debug!(session = ?hs.session.info().id(), "serving a session opened by another replica");
+        Some(sessions.entry(Arc::from(sid)).or_insert(hs).clone())
+    }
+}
+
+/// What a sealed id of `session` carries (None before it is initialized).
+fn sealed_state(session: &Session, owner: &Owner) -> Option<super::sealed::SealedSession> {
+    let info = session.info();
+    Some(super::sealed::SealedSession {
+        id: info.id()?.to_owned(),
+        v: info.protocol_version()?.clone(),
+        ci: info.client_info()?.clone(),
+        cc: info.client_capabilities()?.clone(),
+        o: super::SessionSeal::owner_fingerprint(owner.text()),
+        t: super::sealed::now_secs(),
+    })
 }
 
 /// The one answer for a session that does not exist, has ended, or belongs to someone else.
