@@ -59,6 +59,32 @@ impl RedisServer {
         Ok(())
     }
 
+    /// The keys matching `pattern` (`redis-cli --scan`, from the same Debian package).
+    pub fn keys(&self, pattern: &str) -> anyhow::Result<Vec<String>> {
+        let out = Command::new("redis-cli")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "--scan",
+                "--pattern",
+                pattern,
+            ])
+            .output()
+            .context("running redis-cli")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "redis-cli: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// What it has logged so far.
     pub fn output(&self) -> String {
         self.process

@@ -247,3 +247,50 @@ async fn the_python_sdk_keeps_one_session_across_replicas_behind_haproxy() -> an
     );
     Ok(())
 }
+
+/// `use: cache` with `store: redis` on two gateways, each with its own fault-server process:
+/// a read-only call answered by the first gateway's upstream is answered by the second from
+/// Redis — its own upstream never sees it — while other arguments still go upstream there.
+#[tokio::test]
+async fn a_cache_in_redis_answers_on_every_replica() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let config = GatewayConfig::new()
+        .server("svc", Upstream::fault::<[&str; 0], &str>([])?)
+        .section(format!(
+            "redis:\n  url: {}\n  key_prefix: \"cache-test-{}:\"\nlayers:\n  - use: cache\n    store: redis\n    ttl: 60s\n",
+            redis.url(),
+            std::process::id()
+        ));
+    let tools = ["svc__numbered", "svc__numbered_count"];
+    let (_a, a) = gateway_with_tools(&config, &tools).await?;
+    let (_b, b) = gateway_with_tools(&config, &tools).await?;
+    let first = a.call_tool_ok("svc__numbered", json!({"ms": 1})).await?;
+    ensure!(text_of(&first) == "call #1", "{first}");
+    // The write to Redis happens in the background: wait until the entry is there.
+    let pattern = format!("cache-test-{}:cache:tool:*", std::process::id());
+    within(Duration::from_secs(5), "the entry to reach Redis", async {
+        while redis.keys(&pattern)?.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        anyhow::Ok(())
+    })
+    .await??;
+    let from_redis = b.call_tool_ok("svc__numbered", json!({"ms": 1})).await?;
+    let count = text_of(&b.call_tool_ok("svc__numbered_count", json!({})).await?);
+    ensure!(count == "0", "B's upstream never got the call: {count}");
+    ensure!(
+        text_of(&from_redis) == "call #1",
+        "A's answer, from Redis: {from_redis}"
+    );
+    let other = b.call_tool_ok("svc__numbered", json!({"ms": 2})).await?;
+    ensure!(
+        text_of(&other) == "call #1",
+        "other arguments reach B's upstream: {other}"
+    );
+    let count = text_of(&b.call_tool_ok("svc__numbered_count", json!({})).await?);
+    ensure!(
+        count == "1",
+        "B's upstream got exactly the new call: {count}"
+    );
+    Ok(())
+}

@@ -34,6 +34,16 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// Server, params and caller, for the shared store's key.
+    pub(crate) fn rest(&self) -> String {
+        format!(
+            "{}\0{}\0{}",
+            self.server,
+            self.params,
+            self.caller.as_deref().map_or("\u{1}", |c| c)
+        )
+    }
+
     /// The same key for every caller.
     pub(crate) fn shared(&self) -> Key {
         Key {
@@ -55,8 +65,7 @@ pub(crate) fn key_of(req: &McpRequest, policy: &Policy) -> Option<Key> {
     let route = req.route()?;
     if kind == Kind::Tool {
         let listed = policy.tools.iter().any(|t| *t == *route.original);
-        let read_only =
-            policy.trust_annotations && route.definition().is_some_and(|d| read_only(d.get()));
+        let read_only = policy.trust_annotations && route.is_read_only();
         if !listed && !read_only {
             return None;
         }
@@ -88,17 +97,6 @@ fn without_meta(params: Option<&RawValue>) -> Option<String> {
     serde_json::to_string(&map).ok()
 }
 
-/// `readOnlyHint: true` in a tool definition's annotations.
-fn read_only(definition: &str) -> bool {
-    if !definition.contains("readOnlyHint") {
-        return false;
-    }
-    serde_json::from_str::<serde_json::Value>(definition)
-        .ok()
-        .and_then(|d| d.get("annotations")?.get("readOnlyHint")?.as_bool())
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,16 +113,5 @@ mod tests {
         // Key order and spacing as a client happens to write them do not matter either.
         let c = RawValue::from_string(r#"{ "arguments": {"q": 1}, "name": "x" }"#.into()).ok();
         assert_eq!(without_meta(c.as_deref()), without_meta(b.as_deref()));
-    }
-
-    #[test]
-    fn only_read_only_annotations_count() {
-        assert!(read_only(
-            r#"{"name":"a","annotations":{"readOnlyHint":true}}"#
-        ));
-        assert!(!read_only(
-            r#"{"name":"a","annotations":{"readOnlyHint":false}}"#
-        ));
-        assert!(!read_only(r#"{"name":"a","description":"readOnlyHint"}"#));
     }
 }

@@ -13,6 +13,7 @@ use tower::Layer;
 
 use crate::error::Error;
 use crate::key::Kind;
+use crate::remote::Remote;
 use crate::service::Cache;
 use crate::settings::{CacheSettings, Policy};
 use crate::store::{Store, store};
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) policy: Policy,
     pub(crate) store: Store,
     pub(crate) stats: Stats,
+    /// The shared Redis, with `store: redis`.
+    pub(crate) remote: Option<Arc<Remote>>,
 }
 
 /// Answers repeated reads, prompts and read-only tool calls from a cache, and coalesces
@@ -81,11 +84,16 @@ impl CacheLayer {
     }
 
     fn with_policy(policy: Policy) -> Self {
+        Self::with_parts(policy, None)
+    }
+
+    fn with_parts(policy: Policy, remote: Option<Arc<Remote>>) -> Self {
         CacheLayer {
             shared: Arc::new(Shared {
                 store: store(&policy),
                 policy,
                 stats: Stats::default(),
+                remote,
             }),
         }
     }
@@ -95,7 +103,15 @@ impl CacheLayer {
         f(&mut policy);
         policy.max_ttl = policy.max_ttl.max(policy.ttl);
         policy.max_entries = policy.max_entries.max(1);
-        Self::with_policy(policy)
+        Self::with_parts(policy, self.shared.remote.clone())
+    }
+
+    /// Also keeps answers in the shared Redis of `redis`, so that every gateway replica with
+    /// the same Redis answers with what one of them kept (connects on first use; while Redis
+    /// is away the cache works in this process only).
+    pub fn store_in_redis(self, redis: &toolgate::config::RedisSettings) -> Result<Self, Error> {
+        let remote = Arc::new(Remote::new(redis)?);
+        Ok(Self::with_parts(self.shared.policy.clone(), Some(remote)))
     }
 
     /// How long an entry lives when the upstream gives no `ttlMs`.
@@ -157,6 +173,9 @@ impl CacheLayer {
             "notifications/resources/updated" if uri.is_some() => Kind::Read,
             _ => return,
         };
+        if let Some(remote) = &self.shared.remote {
+            remote.invalidate(kind, uri.as_deref());
+        }
         let dropped = self.shared.store.invalidate_entries_if(move |key, _| {
             key.kind == kind && uri.as_ref().is_none_or(|u| *u == key.item)
         });

@@ -30,6 +30,7 @@ mod error;
 mod factory;
 mod key;
 mod layer;
+mod remote;
 mod service;
 mod settings;
 mod store;
@@ -38,7 +39,7 @@ pub use error::{Error, ErrorKind};
 pub use factory::CacheFactory;
 pub use layer::CacheLayer;
 pub use service::Cache;
-pub use settings::CacheSettings;
+pub use settings::{CacheSettings, Store};
 
 #[cfg(test)]
 mod tests;

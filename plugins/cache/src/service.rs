@@ -92,16 +92,38 @@ where
             // same caller wait for its answer.
             let fill = {
                 let shared = shared.clone();
+                let key = key.clone();
                 async move {
+                    // What another replica kept, in the shared store (`store: redis`).
+                    if let Some(remote) = &shared.remote {
+                        if let Some((result, ttl)) = remote.get(&public).await {
+                            shared.stats.hits.fetch_add(1, Ordering::Relaxed);
+                            let entry = Arc::new(Entry { result, ttl });
+                            shared.store.insert(public, entry.clone()).await;
+                            return Err(Fill::Shared(entry));
+                        }
+                        if let Some((result, ttl)) = remote.get(&key).await {
+                            shared.stats.hits.fetch_add(1, Ordering::Relaxed);
+                            return Ok(Arc::new(Entry { result, ttl }));
+                        }
+                    }
                     shared.stats.upstream.fetch_add(1, Ordering::Relaxed);
                     let response = inner.call(req).await.map_err(Fill::Failed)?;
                     match keep(&response.result, &shared.policy) {
                         Keep::No => Err(Fill::NotKept(response.result)),
-                        Keep::PerCaller(ttl) => Ok(Arc::new(Entry {
-                            result: response.result,
-                            ttl,
-                        })),
+                        Keep::PerCaller(ttl) => {
+                            if let Some(remote) = &shared.remote {
+                                remote.put(&key, &response.result, ttl);
+                            }
+                            Ok(Arc::new(Entry {
+                                result: response.result,
+                                ttl,
+                            }))
+                        }
                         Keep::Shared(ttl) => {
+                            if let Some(remote) = &shared.remote {
+                                remote.put(&public, &response.result, ttl);
+                            }
                             let entry = Arc::new(Entry {
                                 result: response.result,
                                 ttl,

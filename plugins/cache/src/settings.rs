@@ -50,6 +50,21 @@ pub struct CacheSettings {
     /// (default false: kept per caller, as `cacheScope: "private"`).
     #[serde(default)]
     pub shared: bool,
+    /// Where answers are kept: `local` (default: this process) or `redis` (this process and
+    /// the config's `redis:`, so every gateway replica answers with what one of them kept).
+    #[serde(default)]
+    pub store: Store,
+}
+
+/// Where the cache keeps answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Store {
+    /// In this process.
+    #[default]
+    Local,
+    /// In this process and in the shared Redis.
+    Redis,
 }
 
 /// The settings, checked.

@@ -17,13 +17,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use toolgate::config::RedisSettings;
 use toolgate::{McpError, McpRequest, McpResponse};
+use toolgate_redis::{SharedRedis, Warnings, redis};
 use tower::{Layer, Service};
 
 use crate::error::{Error, ErrorKind};
@@ -48,96 +47,43 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return {1, 0}
 ";
 
-/// How long after a failed connection attempt requests fail at once instead of trying again.
-const RECONNECT_AFTER: Duration = Duration::from_secs(1);
-
-/// A connection to the shared Redis, made on first use and remade after it fails.
+/// The GCRA script on the shared Redis.
 pub(crate) struct RedisStore {
-    client: redis::Client,
-    url: String,
-    prefix: String,
-    timeout: Duration,
+    redis: SharedRedis,
     script: redis::Script,
-    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
-    last_failure: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("url", &self.url)
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish()
+        self.redis.fmt(f)
     }
 }
 
 impl RedisStore {
     pub(crate) fn new(settings: &RedisSettings) -> Result<RedisStore, Error> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| Error::settings(format!("redis.url {}: {e}", settings.redacted_url())))?;
+        let redis = SharedRedis::new(settings).map_err(|e| Error::settings(e.to_string()))?;
         Ok(RedisStore {
-            client,
-            url: settings.redacted_url(),
-            prefix: settings.key_prefix.clone(),
-            timeout: settings.timeout,
+            redis,
             script: redis::Script::new(GCRA),
-            conn: tokio::sync::Mutex::new(None),
-            last_failure: parking_lot::Mutex::new(None),
         })
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, String> {
-        if let Some(at) = *self.last_failure.lock()
-            && at.elapsed() < RECONNECT_AFTER
-        {
-            return Err("not reachable (last attempt under a second ago)".into());
-        }
-        let mut slot = tokio::time::timeout(self.timeout, self.conn.lock())
-            .await
-            .map_err(|_| "still connecting".to_owned())?;
-        if let Some(conn) = &*slot {
-            return Ok(conn.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(self.timeout)
-            .set_response_timeout(self.timeout)
-            .set_number_of_retries(1);
-        let made = tokio::time::timeout(
-            self.timeout * 2,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await;
-        match made {
-            Ok(Ok(conn)) => {
-                *self.last_failure.lock() = None;
-                *slot = Some(conn.clone());
-                Ok(conn)
-            }
-            Ok(Err(e)) => {
-                *self.last_failure.lock() = Some(Instant::now());
-                Err(e.to_string())
-            }
-            Err(_) => {
-                *self.last_failure.lock() = Some(Instant::now());
-                Err(format!("no connection within {:?}", self.timeout * 2))
-            }
-        }
     }
 
     /// Takes one cell of `rate` from budget `key`: `Ok(None)` taken, `Ok(Some(wait))` none
     /// left for `wait`, `Err` Redis did not answer in time.
     async fn take(&self, key: &str, rate: &Rate) -> Result<Option<Duration>, String> {
-        let mut conn = self.connection().await?;
         let period = u64::try_from(rate.period().as_micros()).unwrap_or(u64::MAX);
         let interval = (period / u64::from(rate.count().max(1))).max(1);
-        let mut invocation = self.script.key(format!("{}rl:{key}", self.prefix));
-        invocation.arg(interval).arg(period);
-        let invocation = invocation.invoke_async::<(i64, i64)>(&mut conn);
-        let (taken, wait) = tokio::time::timeout(self.timeout, invocation)
+        let key = self.redis.key(&format!("rl:{key}"));
+        let script = &self.script;
+        let (taken, wait) = self
+            .redis
+            .run(|mut conn| async move {
+                let mut invocation = script.key(key);
+                invocation.arg(interval).arg(period);
+                invocation.invoke_async::<(i64, i64)>(&mut conn).await
+            })
             .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.message().to_owned())?;
         Ok((taken != 1).then(|| Duration::from_micros(u64::try_from(wait).unwrap_or(1))))
     }
 }
@@ -151,17 +97,15 @@ struct Shared {
     rules: Vec<Rule>,
     store: RedisStore,
     on_error: OnStoreError,
-    /// The second of the last store warning, so an outage logs once a second, not per request.
-    warned_at: AtomicU64,
-    started: Instant,
+    /// An outage logs once a second, not per request.
+    warnings: Warnings,
 }
 
 impl Shared {
     fn warn(&self, why: &str) {
-        let second = self.started.elapsed().as_secs() + 1;
-        if self.warned_at.swap(second, Ordering::Relaxed) != second {
+        if self.warnings.due() {
             tracing::warn!(
-                redis = %self.store.url,
+                redis = %self.store.redis.url(),
                 error = why,
                 on_store_error = ?self.on_error,
                 "rate_limit: the shared store did not answer"
@@ -225,8 +169,7 @@ impl SharedRateLimitLayer {
                 rules,
                 store: RedisStore::new(redis)?,
                 on_error,
-                warned_at: AtomicU64::new(0),
-                started: Instant::now(),
+                warnings: Warnings::default(),
             }),
         })
     }
