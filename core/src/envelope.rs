@@ -22,6 +22,11 @@ pub struct Identity {
     pub attributes: Vec<(String, String)>,
 }
 
+/// The address an HTTP request came from, in its extensions when [`Gateway::serve`](crate::gateway::Gateway::serve)
+/// accepted the connection (absent when the router is mounted in another server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// The caller's bearer token as the HTTP plane validated it (a JWT checked by `use: auth`),
 /// kept in the request extensions for upstreams configured to act on the caller's behalf
 /// (RFC 8693 token exchange, or `forward_authorization: true`). Only validated JWTs are put

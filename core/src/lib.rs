@@ -47,6 +47,6 @@ pub mod prelude {
     pub use crate::upstream::{HttpSpec, StdioSpec, UpstreamSpec};
     pub use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 }
-pub use envelope::{Identity, McpContext, McpRequest, McpResponse, McpService};
+pub use envelope::{Identity, McpContext, McpRequest, McpResponse, McpService, PeerAddr};
 pub use error::{ErrorKind, McpError};
 pub use outbound::Outbound;

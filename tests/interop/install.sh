@@ -8,7 +8,8 @@
 #   target/interop/conformance               @modelcontextprotocol/conformance (conformance/*.json)
 #   target/interop/conformance-server        the suite's reference server (conformance-server/),
 #                                            copied and `npm ci`-ed; runs on Node 22 with tsx
-#   redis-server, haproxy                    Debian packages, when not installed (scale-out tests)
+#   redis-server, haproxy, chromium          Debian packages, when not installed (scale-out and
+#                                            admin-page tests)
 # Idempotent: a stamp file per part records a hash of its pins and toolchain; matching stamp = skip.
 # Any failure is fatal (the tests would only fail later, less clearly).
 set -euo pipefail
@@ -120,12 +121,13 @@ for f in everything-server.ts everything-server-stdio.ts node_modules/tsx/packag
   node_modules/@modelcontextprotocol/sdk/package.json; do
   [[ -f "$cs_dir/$f" ]] || die "conformance reference server incomplete: $cs_dir/$f missing"
 done
-# --- Redis and haproxy (Debian packages): the shared store and load balancer of scale-out tests
+# --- Debian packages: Redis and haproxy (scale-out tests), Chromium (the admin page's tests) --
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]} == 0)); then
-  echo "interop install: redis-server and haproxy present"
+  echo "interop install: redis-server, haproxy and chromium present"
 else
   echo "interop install: installing ${missing[*]} (Debian packages)"
   command -v apt-get >/dev/null || die "${missing[*]} not found and no apt-get to install them"
@@ -137,5 +139,6 @@ else
 fi
 command -v redis-server >/dev/null || die "redis-server still not found"
 command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || die "haproxy still not found"
+command -v chromium >/dev/null || die "chromium still not found"
 
 echo "interop install: ok"

@@ -39,6 +39,7 @@
 //! A failing test shows the output of every process it started.
 
 pub mod bridge;
+pub mod browser;
 pub mod config;
 pub mod conformance;
 pub mod connect_proxy;

@@ -143,6 +143,7 @@ async fn schema_accepts_the_full_example_and_names_every_layer() -> anyhow::Resu
         "mirror",
         "canary",
         "toolsets",
+        "admin",
     ] {
         ensure!(
             names.contains(&layer),

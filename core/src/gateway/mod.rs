@@ -27,7 +27,7 @@ pub use crate::upstream::UpstreamSpec;
 pub use builder::{BuildError, GatewayBuilder, Install};
 pub use reload::Reloaded;
 use reload::RestartSettings;
-pub use router::{Router, Routes};
+pub use router::{Router, Routes, health_report};
 pub use stacks::UpstreamTarget;
 
 /// What extra routes are built from: the assembled MCP-plane stack and its pieces.

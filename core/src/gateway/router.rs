@@ -124,6 +124,24 @@ impl Service<HttpRequest> for Routes {
 }
 
 fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
+    let (any_ready, body) = health_report(aggregate);
+    let body = body.to_string();
+    let mut r = Response::new(McpBody::full(body));
+    *r.status_mut() = if any_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// What `/readyz` says, as JSON (`{"ready": …, "upstreams": […]}`), and whether any upstream
+/// is ready: for other views of the gateway's health (the admin page).
+pub fn health_report(aggregate: &Aggregate) -> (bool, serde_json::Value) {
     let health = aggregate.health();
     let any_ready = health.iter().any(MemberHealth::is_ready);
     let upstreams: Vec<serde_json::Value> = health
@@ -196,16 +214,8 @@ fn readyz(aggregate: &Aggregate) -> Response<McpBody> {
             entry
         })
         .collect();
-    let body = serde_json::json!({"ready": any_ready, "upstreams": upstreams}).to_string();
-    let mut r = Response::new(McpBody::full(body));
-    *r.status_mut() = if any_ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    r
+    (
+        any_ready,
+        serde_json::json!({"ready": any_ready, "upstreams": upstreams}),
+    )
 }

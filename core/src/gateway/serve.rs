@@ -7,6 +7,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use super::Gateway;
+use crate::envelope::PeerAddr;
 use crate::upstream::UpstreamStatus;
 
 impl Gateway {
@@ -27,7 +28,7 @@ impl Gateway {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let shutdown = self.inner.shutdown.clone();
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(x) => x,
                     Err(e) => {
@@ -39,7 +40,16 @@ impl Gateway {
                 _ = shutdown.cancelled() => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = TowerToHyperService::new(self.router());
+            // Every request carries the address it came from (for routes that serve loopback
+            // callers only, such as the admin page without authentication).
+            let router = self.router();
+            let service = TowerToHyperService::new(tower::util::MapRequest::new(
+                router,
+                move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(PeerAddr(peer));
+                    req
+                },
+            ));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))

@@ -2,7 +2,7 @@
 //! (`rate_limit` with `store: redis`, `cache` with `store: redis`).
 //!
 //! [`SharedRedis`] is made from the config's `redis:` section
-//! ([`RedisSettings`](toolgate::config::RedisSettings)) without connecting: the gateway starts
+//! ([`RedisSettings`]) without connecting: the gateway starts
 //! whether Redis is up or not. The first command connects (the `redis` crate's
 //! [`ConnectionManager`], which then reconnects by itself); a failed connection attempt is not
 //! retried for a second, so that requests meanwhile fail at once instead of queueing behind

@@ -6,7 +6,12 @@
 //! toolgate --stdio --config F       # serve MCP on stdin/stdout instead of HTTP
 //! toolgate check --config F         # validate a config file and exit
 //! toolgate schema                   # print the config file's JSON Schema
+//! toolgate tools [--json]           # start the upstreams, print the merged tool catalog
+//! toolgate call TOOL '{"a": 1}'     # start the upstreams, call one tool, print its result
+//! toolgate status URL [--json]      # a running gateway's upstreams and sessions
 //! ```
+//!
+//! A running gateway also serves its admin page at `/admin` (see `docs/admin.md`).
 //!
 //! With `--config`, the file is watched (checked every second) and re-read on SIGHUP: a valid
 //! new config replaces the layers and limits while sessions stay open; a bad one is logged and
@@ -18,6 +23,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+
+mod ops;
 use clap::{Parser, Subcommand, ValueEnum};
 use toolgate::config::Config;
 use toolgate::gateway::{Gateway, GatewayBuilder};
@@ -41,6 +48,7 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_traffic::MirrorFactory)
         .with(toolgate_traffic::CanaryFactory)
         .with(toolgate_toolsets::ToolsetsFactory)
+        .with(toolgate_admin::AdminFactory)
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
         .with(spans.clone())
@@ -61,7 +69,17 @@ fn assemble(
     let openai = toolgate_openai::OpenAiOptions::default()
         .max_tool_rounds(max_tool_rounds)
         .max_body_bytes(config.server.max_body_bytes);
-    Ok(builder.with(toolgate_openai::OpenAi::new(&config.model_list, openai)))
+    let builder = builder.with(toolgate_openai::OpenAi::new(&config.model_list, openai));
+    // The admin page is always there, for loopback callers at least; `use: admin` in the
+    // config names the authenticated callers who may see it too.
+    let configured = config.layers.iter().any(
+        |l| matches!(&l.source, toolgate::config::LayerSource::Builtin(name) if name == "admin"),
+    );
+    Ok(if configured {
+        builder
+    } else {
+        builder.with(toolgate_admin::Admin::new())
+    })
 }
 
 /// Refuses to serve HTTP on a non-loopback address without authentication, unless the config
@@ -118,6 +136,28 @@ enum Command {
     Check,
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Start the config's upstreams and print the merged tool catalog (as any client sees it).
+    Tools {
+        /// Print the tools as JSON (as `tools/list` answers) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the config's upstreams and call one tool; prints its result as JSON.
+    Call {
+        /// The tool's exposed name, e.g. `demo__echo`.
+        tool: String,
+        /// Its arguments, a JSON object.
+        #[arg(default_value = "{}")]
+        arguments: String,
+    },
+    /// Show a running gateway's upstreams and sessions (from its admin API).
+    Status {
+        /// The gateway's address, e.g. `http://127.0.0.1:4000` (or its `/mcp` URL).
+        url: String,
+        /// Print the admin API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -128,7 +168,12 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The operator's one-shot commands print their answer; only errors are logged beside it.
+    let quiet = matches!(
+        cli.command,
+        Some(Command::Tools { .. } | Command::Call { .. } | Command::Status { .. })
+    );
+    init_logging(cli.log_format, if quiet { "error" } else { "info" });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -138,9 +183,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -201,18 +246,57 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some(Command::Status { ref url, json }) => {
+            return runtime(&cli)?.block_on(ops::status(url, json));
+        }
+        Some(Command::Tools { json }) => {
+            let config = load(&cli)?;
+            let builder = assemble(
+                &config,
+                &registry(&TracingFactory::new()),
+                cli.chat_max_tool_rounds,
+            )?;
+            return runtime(&cli)?.block_on(async move {
+                let gateway = builder.build();
+                let result = ops::tools(gateway.clone(), json).await;
+                gateway.shutdown();
+                gateway.wait_stopped(Duration::from_secs(3)).await;
+                result
+            });
+        }
+        Some(Command::Call {
+            ref tool,
+            ref arguments,
+        }) => {
+            let config = load(&cli)?;
+            let builder = assemble(
+                &config,
+                &registry(&TracingFactory::new()),
+                cli.chat_max_tool_rounds,
+            )?;
+            return runtime(&cli)?.block_on(async move {
+                let gateway = builder.build();
+                let result = ops::call(gateway.clone(), tool, arguments).await;
+                gateway.shutdown();
+                gateway.wait_stopped(Duration::from_secs(3)).await;
+                result
+            });
+        }
         None => {}
     }
     let config = load(&cli)?;
+    runtime(&cli)?.block_on(serve(cli, config))
+}
+
+fn runtime(cli: &Cli) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cli.workers {
         runtime.worker_threads(n.get());
     }
-    let runtime = runtime
+    runtime
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(cli, config))
+        .context("cannot start the async runtime")
 }
 
 async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
@@ -223,6 +307,7 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
     let spans = TracingFactory::new();
     let registry = registry(&spans);
     let gateway = assemble(&config, &registry, cli.chat_max_tool_rounds)?.build();
+    ops::report_upstreams(&gateway);
     let stop = gateway.shutdown_token();
     tokio::spawn(watch_config(
         gateway.clone(),
