@@ -262,3 +262,62 @@ async fn the_full_example_enforces_every_policy_through_one_gateway() -> anyhow:
     assert_eq!(server.attr("toolgate.upstream"), Some("alpha"));
     Ok(())
 }
+
+/// `examples/configs/plugins.yaml`, the config that loads the redactor and tool-pinner
+/// plugins, as committed: `toolgate check` accepts it, and a gateway started with it pins the
+/// demo tools and redacts a secret the echo tool returns.
+#[tokio::test]
+async fn the_plugins_example_loads_both_native_plugins() -> anyhow::Result<()> {
+    let file = paths::workspace_root().join("examples/configs/plugins.yaml");
+    let scratch = toolgate_tests::scratch::ScratchDir::new("plugins-example")?;
+    let pins = scratch.path().join("pins.json");
+    let plugin_dir = paths::toolgate()?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let env: [(&'static str, String); 3] = [
+        (
+            "TOOLGATE_DEMO_SERVER",
+            paths::demo_server()?.to_string_lossy().into_owned(),
+        ),
+        (
+            "TOOLGATE_PLUGIN_DIR",
+            plugin_dir.to_string_lossy().into_owned(),
+        ),
+        ("TOOLGATE_PINS_FILE", pins.to_string_lossy().into_owned()),
+    ];
+    let out = run_command(
+        "toolgate check",
+        paths::toolgate()?,
+        ["check".as_ref(), "--config".as_ref(), file.as_os_str()],
+        &borrowed(&env),
+        Duration::from_secs(30),
+    )
+    .await?;
+    ensure!(
+        out.status.is_some_and(|s| s.success()),
+        "toolgate check failed: {out:?}"
+    );
+    let gateway = Gateway::start_file(&file, &borrowed(&env)).await?;
+    let session = gateway.session().await?;
+    session
+        .wait_for_tools(&["demo__echo"], Duration::from_secs(20))
+        .await?;
+    let echoed = session
+        .call_tool_ok(
+            "demo__echo",
+            serde_json::json!({"message": "badge EMP-123456 ok"}),
+        )
+        .await?;
+    let text = toolgate_tests::http::text_of(&echoed);
+    ensure!(
+        text == "badge [REDACTED:employee_id] ok",
+        "the redactor replaced the id: {text}"
+    );
+    let pinned = std::fs::read_to_string(&pins).unwrap_or_default();
+    ensure!(
+        pinned.contains("demo__echo"),
+        "tool-pinner pinned the tools: {pinned}"
+    );
+    Ok(())
+}

@@ -33,6 +33,10 @@ struct Pending {
 pub(crate) struct RequestTable {
     next: AtomicI64,
     pending: Mutex<HashMap<i64, Pending>>,
+    /// On a connection of one client: what the upstream asked that client while none of its
+    /// requests was in flight (`roots/list` right after `initialized`, say), held for its next
+    /// request.
+    held: Mutex<Vec<Message>>,
 }
 
 impl std::fmt::Debug for RequestTable {
@@ -65,6 +69,22 @@ impl RequestTable {
         for p in drained {
             let _ = p.tx.send(Err(error.clone()));
         }
+    }
+    /// Holds a server-to-client request for the client's next request (see `held`).
+    fn hold(&self, msg: Message) {
+        self.held.lock().push(msg);
+    }
+    /// Takes back the held request with upstream id `id`, if it is still held.
+    fn unhold(&self, id: &RequestId) -> Option<Message> {
+        let mut held = self.held.lock();
+        let at = held
+            .iter()
+            .position(|m| matches!(m, Message::Request(r) if r.id == *id))?;
+        Some(held.remove(at))
+    }
+    /// Everything held.
+    fn take_held(&self) -> Vec<Message> {
+        std::mem::take(&mut *self.held.lock())
     }
     /// The downstream of some request in flight (on a connection of one client, any will do).
     fn any_downstream(&self) -> Option<Downstream> {
@@ -137,6 +157,12 @@ pub(crate) async fn call(
         None => (None, None),
     };
     let (tx, mut rx) = oneshot::channel();
+    // What the upstream asked this connection's client between its requests goes with this one.
+    if shared.dedicated && downstream.is_connected() {
+        for held in shared.table.take_held() {
+            to_client(shared, link, downstream.clone(), held);
+        }
+    }
     shared.table.insert(
         id,
         Pending {
@@ -269,14 +295,31 @@ fn to_client(shared: &Arc<Shared>, link: &Link, downstream: Downstream, msg: Mes
 pub(crate) fn on_parsed(shared: &Arc<Shared>, link: &Link, msg: Message) {
     let for_the_client = matches!(&msg, Message::Request(_))
         || matches!(&msg, Message::Notification { method, .. } if method.as_str() == "notifications/message");
-    if shared.dedicated
-        && for_the_client
-        && let Some(downstream) = shared.table.any_downstream()
-    {
-        return to_client(shared, link, downstream, msg);
+    if shared.dedicated && for_the_client {
+        if let Some(downstream) = shared.table.any_downstream() {
+            return to_client(shared, link, downstream, msg);
+        }
+        // None of the client's requests is in flight: a request waits for its next one (at
+        // most `HOLD_LIMIT`, then it is answered as on a shared connection).
+        if let Message::Request(req) = &msg {
+            let id = req.id.clone();
+            shared.table.hold(msg);
+            let (shared, link) = (shared.clone(), link.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(HOLD_LIMIT.min(shared.options.request_timeout)).await;
+                if let Some(msg) = shared.table.unhold(&id) {
+                    route(&shared, &link, msg);
+                }
+            });
+            return;
+        }
     }
     route(shared, link, msg)
 }
+
+/// How long a server-to-client request on a connection of one client waits for that client's
+/// next request before it is answered without the client.
+const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Routes a message that belongs to no particular client.
 fn route(shared: &Arc<Shared>, link: &Link, msg: Message) {
