@@ -59,6 +59,14 @@ pub(crate) struct Cli {
     /// counts every other process's TCP connections).
     #[arg(long)]
     pub(crate) shared_netns: bool,
+    /// The haproxy executable of the `replicas-*` scenarios (default: `haproxy` on the PATH,
+    /// else /usr/sbin/haproxy or /usr/local/sbin/haproxy).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) haproxy: Option<PathBuf>,
+    /// The redis-server executable of the `replicas-N` scenarios (default: `redis-server` on
+    /// the PATH, else /usr/bin/redis-server or /usr/local/bin/redis-server).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) redis_server: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +78,23 @@ pub(crate) enum Scenario {
     GatewayEverything,
     BaselineHttp,
     BaselineStdio,
+    #[value(name = "replicas-1")]
+    Replicas1,
+    #[value(name = "replicas-2")]
+    Replicas2,
+    #[value(name = "replicas-3")]
+    Replicas3,
+    #[value(name = "replicas-1-local")]
+    Replicas1Local,
+}
+
+/// The set-up of a `replicas-*` scenario: `replicas` gateways (each with its own demo-server
+/// on stdio, all with one `server.session_secret`) behind one haproxy, and with `redis` one
+/// redis-server they all keep a `rate_limit` budget in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScaleOut {
+    pub(crate) replicas: u32,
+    pub(crate) redis: bool,
 }
 
 impl Scenario {
@@ -82,7 +107,23 @@ impl Scenario {
             Scenario::GatewayEverything => "gateway-everything",
             Scenario::BaselineHttp => "baseline-http",
             Scenario::BaselineStdio => "baseline-stdio",
+            Scenario::Replicas1 => "replicas-1",
+            Scenario::Replicas2 => "replicas-2",
+            Scenario::Replicas3 => "replicas-3",
+            Scenario::Replicas1Local => "replicas-1-local",
         }
+    }
+
+    /// Its replicas behind haproxy, if it is a `replicas-*` scenario.
+    pub(crate) fn scale_out(self) -> Option<ScaleOut> {
+        let (replicas, redis) = match self {
+            Scenario::Replicas1 => (1, true),
+            Scenario::Replicas2 => (2, true),
+            Scenario::Replicas3 => (3, true),
+            Scenario::Replicas1Local => (1, false),
+            _ => return None,
+        };
+        Some(ScaleOut { replicas, redis })
     }
 
     /// Whether its upstream is server-everything (on node).
@@ -103,8 +144,11 @@ impl Scenario {
         self.direct_counterpart().is_some()
     }
 
-    /// The scenario that reaches the same upstream without the gateway, if this one has a
-    /// gateway.
+    /// The scenario this one's ratios are taken against, if this one has a gateway: the same
+    /// upstream reached without the gateway — except for the `replicas-*` scenarios, whose
+    /// question is what haproxy, more replicas and Redis change against one gateway reached
+    /// directly, so theirs is `gateway-stdio` (the same gateway set-up, demo-server on stdio,
+    /// without haproxy, `session_secret` or Redis). The report has no targets for that ratio.
     pub(crate) fn direct_counterpart(self) -> Option<Scenario> {
         match self {
             Scenario::Direct | Scenario::EverythingDirect => None,
@@ -113,6 +157,10 @@ impl Scenario {
             | Scenario::BaselineHttp
             | Scenario::BaselineStdio => Some(Scenario::Direct),
             Scenario::GatewayEverything => Some(Scenario::EverythingDirect),
+            Scenario::Replicas1
+            | Scenario::Replicas2
+            | Scenario::Replicas3
+            | Scenario::Replicas1Local => Some(Scenario::GatewayStdio),
         }
     }
 }
@@ -143,6 +191,29 @@ mod tests {
             let value = scenario.to_possible_value().expect("no variant is skipped");
             assert_eq!(value.get_name(), scenario.name());
         }
+    }
+
+    #[test]
+    fn replica_scenarios_parse_and_say_their_set_up() {
+        let cli = Cli::try_parse_from([
+            "bench",
+            "--scenarios",
+            "replicas-1-local,replicas-1,replicas-2,replicas-3",
+        ])
+        .expect("the replica scenarios parse");
+        let set_ups: Vec<_> = cli.scenarios.iter().map(|s| s.scale_out()).collect();
+        let scale = |replicas, redis| Some(ScaleOut { replicas, redis });
+        assert_eq!(
+            set_ups,
+            [
+                scale(1, false),
+                scale(1, true),
+                scale(2, true),
+                scale(3, true)
+            ]
+        );
+        assert!(cli.scenarios.iter().all(|s| s.through_gateway()));
+        assert_eq!(Scenario::GatewayStdio.scale_out(), None);
     }
 
     #[test]

@@ -52,6 +52,11 @@ impl Endpoint {
         })
     }
 
+    /// Its `IP:PORT`.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// How many TCP connections this process has opened to the endpoint so far.
     pub(crate) fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)

@@ -4,18 +4,36 @@
 //! ```text
 //! bench [--concurrency 32] [--duration 10s] [--warmup 2s] [--rounds 5]
 //!       [--scenarios direct,gateway-http,gateway-stdio] [--bin-dir DIR] [--client-threads 1]
+//!       [--haproxy PATH] [--redis-server PATH]
 //! ```
 //!
 //! In one run it starts every scenario's processes itself (from `--bin-dir`, by default the
 //! directory of this executable), all on 127.0.0.1:
 //!
-//! | scenario        | path of a call                                                  |
-//! | :-              | :-                                                              |
-//! | `direct`        | bench → demo-server (Streamable HTTP)                           |
-//! | `gateway-http`  | bench → toolgate → demo-server (Streamable HTTP on both hops)   |
-//! | `gateway-stdio` | bench → toolgate (Streamable HTTP) → demo-server child (stdio)  |
+//! | scenario           | path of a call                                                  |
+//! | :-                 | :-                                                              |
+//! | `direct`           | bench → demo-server (Streamable HTTP)                           |
+//! | `gateway-http`     | bench → toolgate → demo-server (Streamable HTTP on both hops)   |
+//! | `gateway-stdio`    | bench → toolgate (Streamable HTTP) → demo-server child (stdio)  |
+//! | `replicas-N`       | bench → haproxy → one of N toolgates → its demo-server (stdio); the toolgates share one redis-server (N = 1, 2, 3) |
+//! | `replicas-1-local` | bench → haproxy → toolgate → demo-server child (stdio), no Redis |
 //!
-//! Load starts once the gateway's `/readyz` answers 200 and lists the upstream's tools.
+//! The `replicas-*` scenarios (not in the default set) measure scale-out. haproxy (`mode http`,
+//! `balance roundrobin`, no stickiness and no health checks, keep-alive to the client and to
+//! the gateways, `timeout connect 1s`, `timeout client`/`server` 60s) sends each request to the
+//! next gateway, so one worker's calls go round all of them in its one session: every gateway
+//! has the same `server.session_secret`, so each serves a session another opened. In
+//! `replicas-N` each gateway also has the top-level `redis:` section (the scenario's own
+//! redis-server, `--save "" --appendonly no` on a free loopback port) and a `rate_limit` layer
+//! with `store: redis` and one rule, `1000000/s` for all requests together: it never refuses
+//! here, but every request costs one atomic round trip to Redis. `replicas-1-local` is
+//! `replicas-1` without Redis and the layer, so that the two, in one run, give the cost of that
+//! round trip. Their ratios are against `gateway-stdio` (one gateway, no haproxy, no secret,
+//! no Redis), when it is in the run: what haproxy, more replicas and Redis change, not what the
+//! gateway costs (that ratio has no target).
+//!
+//! Load starts once the gateway's `/readyz` answers 200 and lists the upstream's tools (behind
+//! haproxy: every gateway's, then once more through haproxy).
 //! `--concurrency` workers per scenario each open their own MCP session (`initialize`,
 //! `notifications/initialized`) on one keep-alive HTTP/1.1 connection with `TCP_NODELAY`, then
 //! call the `echo` tool (`demo__echo` through the gateway) back to back with a distinct message
@@ -30,12 +48,16 @@
 //! first slice follows `--warmup` of uncounted load, later ones 200 ms. Calls answered inside
 //! the slices give calls/s and the latency percentiles; the CPU time (utime + stime from
 //! `/proc/<pid>/stat`) of the gateway, the upstream and this process, sampled at the edges of
-//! each slice and divided by those calls, gives the CPU cost of one call on each side. The
-//! machine's busy time (`/proc/stat`) minus those three shows how much other tenants took.
+//! each slice and divided by those calls, gives the CPU cost of one call on each side. In the
+//! `replicas-*` scenarios the gateway side (`gw`) is all N toolgate processes together and the
+//! upstream side (`up`) all N demo-servers together; haproxy (`lb`) and redis-server (`kv`)
+//! have their own columns, so a replica scenario's whole server-side cost per call is
+//! gw + up + lb + kv (the bench's own `bn` apart). The machine's busy time (`/proc/stat`)
+//! minus all of those shows how much other tenants took.
 //!
-//! The table is followed by the gateway/direct ratios and by the resident memory (`VmRSS`) of an
-//! idle gateway in its default configuration (demo-server on stdio), read once `/readyz`
-//! answers 200 and the gateway has been left alone for a second.
+//! The table is followed by the gateway/direct ratios (replicas/`gateway-stdio`) and by the
+//! resident memory (`VmRSS`) of an idle gateway in its default configuration (demo-server on
+//! stdio), read once `/readyz` answers 200 and the gateway has been left alone for a second.
 //!
 //! Children are stopped (SIGTERM, then SIGKILL) at the end, on error, on ctrl-c and on SIGTERM.
 //!

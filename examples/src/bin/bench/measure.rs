@@ -1,6 +1,8 @@
 //! What the slices add up to: calls, latency percentiles, and the CPU time of each side from
-//! `/proc` (utime + stime of the gateway, the upstream and this process; the machine's busy
-//! time), plus the few other things read there (resident memory, a child's pid).
+//! `/proc` (utime + stime of the gateway — every gateway process of a `replicas-*` scenario
+//! together —, the upstream — each replica's demo-server together —, haproxy, redis-server and
+//! this process; the machine's busy time), plus the few other things read there (resident
+//! memory, a child's pid).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -28,7 +30,7 @@ pub(crate) struct ScenarioResult {
     pub(crate) ticks: CpuTicks,
     /// TCP connections the upstream accepted inside the window.
     upstream_conns: u64,
-    /// At the end of the run.
+    /// At the end of the run; of all the scenario's gateway processes together.
     pub(crate) gateway_rss_kib: Option<u64>,
 }
 
@@ -45,8 +47,14 @@ pub(crate) struct Edge {
 /// CPU clock ticks of each side, and of the whole machine (busy, all CPUs).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CpuTicks {
+    /// All the scenario's gateway processes (none: `direct`).
     pub(crate) gateway: Option<u64>,
+    /// The upstream server, or every replica's demo-server.
     pub(crate) upstream: u64,
+    /// haproxy (`replicas-*` only).
+    pub(crate) balancer: Option<u64>,
+    /// redis-server (`replicas-N` only).
+    pub(crate) store: Option<u64>,
     pub(crate) bench: u64,
     pub(crate) machine: u64,
 }
@@ -72,15 +80,23 @@ impl ScenarioResult {
         self.window += window;
         let (a, b) = (&before.ticks, &after.ticks);
         let t = &mut self.ticks;
-        if let (Some(a), Some(b)) = (a.gateway, b.gateway) {
-            *t.gateway.get_or_insert(0) += b.saturating_sub(a);
+        for (sum, a, b) in [
+            (&mut t.gateway, a.gateway, b.gateway),
+            (&mut t.balancer, a.balancer, b.balancer),
+            (&mut t.store, a.store, b.store),
+        ] {
+            if let (Some(a), Some(b)) = (a, b) {
+                *sum.get_or_insert(0) += b.saturating_sub(a);
+            }
         }
         t.upstream += b.upstream.saturating_sub(a.upstream);
         t.bench += b.bench.saturating_sub(a.bench);
         t.machine += b.machine.saturating_sub(a.machine);
         // Every connection accepted in the namespace is the upstream's, except the ones this
         // process opened to a gateway (normally none: the workers' connections are opened
-        // before the first slice and kept; a failed call reopens one).
+        // before the first slice and kept; a failed call reopens one). Behind haproxy the
+        // upstreams are on stdio: what is left is the connections haproxy opened to the
+        // gateways and any a gateway opened to Redis.
         let accepted = after.passive_opens.saturating_sub(before.passive_opens);
         let to_gateway = if self.scenario.through_gateway() {
             after.bench_connects.saturating_sub(before.bench_connects)
@@ -103,7 +119,12 @@ impl ScenarioResult {
     /// Sorts the latencies and reads what only the live processes can tell.
     pub(crate) fn finish(&mut self, testbed: &Testbed) -> anyhow::Result<()> {
         self.latencies.sort_unstable();
-        self.gateway_rss_kib = testbed.gateway_pid.map(vm_rss_kib).transpose()?;
+        self.gateway_rss_kib = if testbed.gateway_pids.is_empty() {
+            None
+        } else {
+            let pids = testbed.gateway_pids.iter();
+            Some(pids.map(|&p| vm_rss_kib(p)).sum::<anyhow::Result<u64>>()?)
+        };
         if self.errors > 0 {
             // What the servers said may explain the errors.
             self.logs = testbed.processes.iter().map(Process::describe).collect();
@@ -134,7 +155,11 @@ impl ScenarioResult {
         let cpus = std::thread::available_parallelism().ok()?.get() as f64;
         let capacity = self.window.as_secs_f64() * cpus * self.clock_ticks as f64;
         let t = &self.ticks;
-        let ours = t.gateway.unwrap_or(0) + t.upstream + t.bench;
+        let ours = t.gateway.unwrap_or(0)
+            + t.upstream
+            + t.balancer.unwrap_or(0)
+            + t.store.unwrap_or(0)
+            + t.bench;
         (capacity > 0.0).then(|| t.machine.saturating_sub(ours) as f64 / capacity)
     }
 }

@@ -1,5 +1,5 @@
 //! The report: one table row per scenario, then each gateway scenario against the same upstream
-//! reached directly.
+//! reached directly (a `replicas-*` scenario against `gateway-stdio`).
 
 use crate::measure::ScenarioResult;
 use crate::netns::Namespace;
@@ -12,7 +12,7 @@ pub(crate) fn print_table(results: &[ScenarioResult], namespace: &Namespace) {
     let w = name_width(results);
     println!();
     println!(
-        "{:<w$} {:>9} {:>10} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>8} {:>7} {:>8}",
+        "{:<w$} {:>9} {:>10} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>7} {:>8}",
         "scenario",
         "calls",
         "calls/s",
@@ -21,6 +21,8 @@ pub(crate) fn print_table(results: &[ScenarioResult], namespace: &Namespace) {
         "errors",
         "gw µs/call",
         "up µs/call",
+        "lb µs/call",
+        "kv µs/call",
         "bn µs/call",
         "gw RSS",
         "others",
@@ -28,7 +30,7 @@ pub(crate) fn print_table(results: &[ScenarioResult], namespace: &Namespace) {
     );
     for r in results {
         println!(
-            "{:<w$} {:>9} {:>10} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>8} {:>7} {:>8}",
+            "{:<w$} {:>9} {:>10} {:>9} {:>9} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>7} {:>8}",
             r.scenario.name(),
             r.calls(),
             r.calls_per_second()
@@ -38,6 +40,8 @@ pub(crate) fn print_table(results: &[ScenarioResult], namespace: &Namespace) {
             r.errors,
             us(r.ticks.gateway.and_then(|t| r.per_call_us(t))),
             us(r.per_call_us(r.ticks.upstream)),
+            us(r.ticks.balancer.and_then(|t| r.per_call_us(t))),
+            us(r.ticks.store.and_then(|t| r.per_call_us(t))),
             us(r.per_call_us(r.ticks.bench)),
             r.gateway_rss_kib
                 .map_or_else(|| "-".to_owned(), |k| format!("{:.1}M", k as f64 / 1024.0)),
@@ -53,7 +57,7 @@ pub(crate) fn print_table(results: &[ScenarioResult], namespace: &Namespace) {
         ),
     };
     println!(
-        "(µs/call = CPU time of the gateway (gw), the upstream server (up) and this load generator (bn)\n over the window, divided by the calls answered in it; gw RSS = gateway VmRSS at the end of the run;\n others = CPU used by every other process on the machine (and steal), as a share of all CPUs;\n conns/1k = TCP connections the upstream accepted per 1,000 calls answered, counted by the kernel\n in {counted_in})"
+        "(µs/call = CPU time of the gateway (gw), the upstream server (up), haproxy (lb), redis-server (kv)\n and this load generator (bn) over the window, divided by the calls answered in it; for replicas-N,\n gw and up are the N gateways and their N demo-servers together; gw RSS = gateway VmRSS at the end\n of the run (replicas: all of them together); others = CPU used by every other process on the\n machine (and steal), as a share of all CPUs; conns/1k = TCP connections the upstream accepted per\n 1,000 calls answered (replicas: that haproxy opened to the gateways), counted by the kernel\n in {counted_in})"
     );
 }
 
@@ -78,6 +82,15 @@ pub(crate) fn print_ratios(results: &[ScenarioResult]) {
             (Some(g), Some(d)) => format!("{:+.1} µs", g - d),
             _ => "-".to_owned(),
         };
+        if counterpart.through_gateway() {
+            // Replicas behind haproxy against one gateway reached directly: no targets.
+            println!(
+                "{:<w$} throughput {ratio} {}; added p50 {added}",
+                r.scenario.name(),
+                counterpart.name(),
+            );
+            continue;
+        }
         let (throughput_target, latency_target) = if r.scenario.uses_everything() {
             // Issue 16's targets for a Node upstream that answers SSE-framed.
             ("0.70x at concurrency 1", "300 µs at concurrency 1")

@@ -1,12 +1,14 @@
 //! One scenario's processes and open MCP sessions, and a slice of load driven through them:
 //! every worker calls the echo tool back to back and times the calls answered in the slice.
+//! A `replicas-*` scenario's processes are haproxy, its gateways (each with its demo-server
+//! child) and, but for `replicas-1-local`, one redis-server they share.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::cli::Scenario;
+use crate::cli::{ScaleOut, Scenario};
 use crate::client::{Endpoint, McpClient};
 use crate::measure::{
     CpuTicks, Edge, ScenarioResult, child_pid_named, cpu_ticks, cpu_ticks_self, machine_busy_ticks,
@@ -24,15 +26,40 @@ pub(crate) struct Testbed {
     tool: String,
     /// What the echo tool puts before the message.
     echo_prefix: &'static str,
-    pub(crate) gateway_pid: Option<u32>,
-    upstream_pid: u32,
+    /// Every gateway process: none (direct), one, or one per replica.
+    pub(crate) gateway_pids: Vec<u32>,
+    /// The upstream server, or each replica's demo-server child.
+    upstream_pids: Vec<u32>,
+    /// haproxy, in the `replicas-*` scenarios.
+    balancer_pid: Option<u32>,
+    /// redis-server, in the `replicas-N` scenarios.
+    store_pid: Option<u32>,
     /// Where the workers send their calls.
     endpoint: Arc<Endpoint>,
-    // Dropped in this order: connections, then processes, then the config file they read.
+    // Dropped in this order: connections, then processes, then the config files they read.
     clients: Vec<McpClient>,
     pub(crate) processes: Vec<Process>,
-    _config: Option<TempFile>,
+    _files: Vec<TempFile>,
 }
+
+/// A scenario's processes, started and serving, before any session is opened.
+#[derive(Debug, Default)]
+struct SetUp {
+    url: String,
+    tool: String,
+    echo_prefix: &'static str,
+    gateway_pids: Vec<u32>,
+    upstream_pids: Vec<u32>,
+    balancer_pid: Option<u32>,
+    store_pid: Option<u32>,
+    /// Stopped in this order (front first).
+    processes: Vec<Process>,
+    files: Vec<TempFile>,
+}
+
+/// The `server.session_secret` of every replica (the sessions are the bench's own, on
+/// loopback: it need not be secret, only the same everywhere and at least 32 characters).
+const SESSION_SECRET: &str = "toolgate-bench-replicas-session-secret-0123456789";
 
 impl Testbed {
     /// Starts the scenario's processes and opens `concurrency` sessions.
@@ -41,61 +68,11 @@ impl Testbed {
         bins: &Binaries,
         concurrency: u32,
     ) -> anyhow::Result<Self> {
-        let mut processes: Vec<Process> = Vec::new();
-        // The upstream first: on HTTP it is a process of ours, named in the gateway's config.
-        let (upstream, echo_prefix) = match scenario {
-            Scenario::Direct | Scenario::GatewayHttp | Scenario::BaselineHttp => {
-                let (demo, url) = bins.start_demo_http().await?;
-                let pid = demo.pid();
-                processes.push(demo);
-                (UpstreamAt::Http { url, pid }, "")
-            }
-            Scenario::EverythingDirect | Scenario::GatewayEverything => {
-                let (everything, url) = bins.start_everything().await?;
-                let pid = everything.pid();
-                processes.push(everything);
-                (UpstreamAt::Http { url, pid }, "Echo: ")
-            }
-            Scenario::GatewayStdio | Scenario::BaselineStdio => (UpstreamAt::Stdio, ""),
+        let set_up = match scenario.scale_out() {
+            Some(scale) => SetUp::replicas(scenario, scale, bins).await?,
+            None => SetUp::single(scenario, bins).await?,
         };
-        let server = if scenario.uses_everything() {
-            "everything"
-        } else {
-            "demo"
-        };
-        let mut config = None;
-        let (url, tool, gateway_pid, upstream_pid) = match upstream {
-            UpstreamAt::Http { url, pid } if !scenario.through_gateway() => {
-                (url, "echo".to_owned(), None, pid)
-            }
-            upstream => {
-                let entry = match &upstream {
-                    UpstreamAt::Http { url, .. } => format!("url: {}", serde_json::to_string(url)?),
-                    UpstreamAt::Stdio => {
-                        let command = bins.demo_server.to_str().with_context(|| {
-                            format!("{} is not UTF-8", bins.demo_server.display())
-                        })?;
-                        format!("command: {}", serde_json::to_string(command)?)
-                    }
-                };
-                let file = TempFile::write(
-                    &format!("{}.yaml", scenario.name()),
-                    &format!("mcp_servers:\n  {server}:\n    {entry}\n"),
-                )?;
-                let (gateway, url) = bins
-                    .start_gateway(Some(file.path()), scenario.uses_baseline())
-                    .await?;
-                config = Some(file);
-                let pid = gateway.pid();
-                processes.push(gateway);
-                let upstream_pid = match upstream {
-                    UpstreamAt::Http { pid, .. } => pid,
-                    UpstreamAt::Stdio => child_pid_named(pid, "demo-server")?,
-                };
-                (url, format!("{server}__echo"), Some(pid), upstream_pid)
-            }
-        };
-        let endpoint = Arc::new(Endpoint::parse(&url)?);
+        let endpoint = Arc::new(Endpoint::parse(&set_up.url)?);
         let mut clients = Vec::with_capacity(concurrency as usize);
         for _ in 0..concurrency {
             let mut client = McpClient::new(Arc::clone(&endpoint));
@@ -107,14 +84,16 @@ impl Testbed {
         }
         Ok(Testbed {
             scenario,
-            tool,
-            echo_prefix,
-            gateway_pid,
-            upstream_pid,
+            tool: set_up.tool,
+            echo_prefix: set_up.echo_prefix,
+            gateway_pids: set_up.gateway_pids,
+            upstream_pids: set_up.upstream_pids,
+            balancer_pid: set_up.balancer_pid,
+            store_pid: set_up.store_pid,
             endpoint,
             clients,
-            processes,
-            _config: config,
+            processes: set_up.processes,
+            _files: set_up.files,
         })
     }
 
@@ -165,8 +144,12 @@ impl Testbed {
     fn edge(&self) -> anyhow::Result<Edge> {
         Ok(Edge {
             ticks: CpuTicks {
-                gateway: self.gateway_pid.map(cpu_ticks).transpose()?,
-                upstream: cpu_ticks(self.upstream_pid)?,
+                gateway: (!self.gateway_pids.is_empty())
+                    .then(|| cpu_ticks_sum(&self.gateway_pids))
+                    .transpose()?,
+                upstream: cpu_ticks_sum(&self.upstream_pids)?,
+                balancer: self.balancer_pid.map(cpu_ticks).transpose()?,
+                store: self.store_pid.map(cpu_ticks).transpose()?,
                 bench: cpu_ticks_self()?,
                 machine: machine_busy_ticks()?,
             },
@@ -174,6 +157,143 @@ impl Testbed {
             bench_connects: self.endpoint.connects(),
         })
     }
+}
+
+impl SetUp {
+    /// `direct`, `gateway-*`, `everything-*`, `baseline-*`: at most one gateway, in front of
+    /// one upstream.
+    async fn single(scenario: Scenario, bins: &Binaries) -> anyhow::Result<Self> {
+        let mut set_up = SetUp::default();
+        // The upstream first: on HTTP it is a process of ours, named in the gateway's config.
+        let upstream = match scenario {
+            Scenario::Direct | Scenario::GatewayHttp | Scenario::BaselineHttp => {
+                let (demo, url) = bins.start_demo_http().await?;
+                let pid = demo.pid();
+                set_up.processes.push(demo);
+                UpstreamAt::Http { url, pid }
+            }
+            Scenario::EverythingDirect | Scenario::GatewayEverything => {
+                let (everything, url) = bins.start_everything().await?;
+                let pid = everything.pid();
+                set_up.processes.push(everything);
+                set_up.echo_prefix = "Echo: ";
+                UpstreamAt::Http { url, pid }
+            }
+            Scenario::GatewayStdio | Scenario::BaselineStdio => UpstreamAt::Stdio,
+            Scenario::Replicas1
+            | Scenario::Replicas2
+            | Scenario::Replicas3
+            | Scenario::Replicas1Local => {
+                anyhow::bail!("{} is set up by SetUp::replicas", scenario.name())
+            }
+        };
+        let server = if scenario.uses_everything() {
+            "everything"
+        } else {
+            "demo"
+        };
+        match upstream {
+            UpstreamAt::Http { url, pid } if !scenario.through_gateway() => {
+                set_up.url = url;
+                set_up.tool = "echo".to_owned();
+                set_up.upstream_pids.push(pid);
+            }
+            upstream => {
+                let entry = match &upstream {
+                    UpstreamAt::Http { url, .. } => format!("url: {}", serde_json::to_string(url)?),
+                    UpstreamAt::Stdio => format!("command: {}", demo_command(bins)?),
+                };
+                let file = TempFile::write(
+                    &format!("{}.yaml", scenario.name()),
+                    &format!("mcp_servers:\n  {server}:\n    {entry}\n"),
+                )?;
+                let (gateway, url) = bins
+                    .start_gateway(Some(file.path()), scenario.uses_baseline())
+                    .await?;
+                set_up.files.push(file);
+                let pid = gateway.pid();
+                set_up.processes.push(gateway);
+                let upstream_pid = match upstream {
+                    UpstreamAt::Http { pid, .. } => pid,
+                    UpstreamAt::Stdio => child_pid_named(pid, "demo-server")?,
+                };
+                set_up.url = url;
+                set_up.tool = format!("{server}__echo");
+                set_up.gateway_pids.push(pid);
+                set_up.upstream_pids.push(upstream_pid);
+            }
+        }
+        Ok(set_up)
+    }
+
+    /// `replicas-*`: haproxy in front of `scale.replicas` gateways, each with its own
+    /// demo-server on stdio (as `gateway-stdio`) and all with one `server.session_secret`; with
+    /// `scale.redis`, one redis-server and a `rate_limit` `store: redis` layer on each gateway
+    /// whose one rule (a budget for every request together, far above any rate reached here)
+    /// never refuses but costs every request one round trip to Redis.
+    async fn replicas(
+        scenario: Scenario,
+        scale: ScaleOut,
+        bins: &Binaries,
+    ) -> anyhow::Result<Self> {
+        let mut set_up = SetUp::default();
+        let mut config = format!(
+            "server:\n  session_secret: {}\n",
+            serde_json::to_string(SESSION_SECRET)?
+        );
+        let mut redis = None;
+        if scale.redis {
+            let (process, url) = bins.start_redis().await?;
+            config.push_str(&format!(
+                "redis:\n  url: {}\nlayers:\n  - use: rate_limit\n    store: redis\n    rules:\n      - {{rate: 1000000/s}}\n",
+                serde_json::to_string(&url)?
+            ));
+            set_up.store_pid = Some(process.pid());
+            redis = Some(process);
+        }
+        config.push_str(&format!(
+            "mcp_servers:\n  demo:\n    command: {}\n",
+            demo_command(bins)?
+        ));
+        let file = TempFile::write(&format!("{}.yaml", scenario.name()), &config)?;
+        let mut gateways = Vec::new();
+        let mut backends = Vec::new();
+        for _ in 0..scale.replicas {
+            let (gateway, url) = bins.start_gateway(Some(file.path()), false).await?;
+            let pid = gateway.pid();
+            gateways.push(gateway);
+            set_up.gateway_pids.push(pid);
+            set_up
+                .upstream_pids
+                .push(child_pid_named(pid, "demo-server")?);
+            backends.push(Endpoint::parse(&url)?.addr());
+        }
+        set_up.files.push(file);
+        let (haproxy, url, haproxy_config) = bins.start_haproxy(scenario.name(), &backends).await?;
+        set_up.balancer_pid = Some(haproxy.pid());
+        set_up.files.push(haproxy_config);
+        // Stopped front first: haproxy, the gateways, then the Redis they use.
+        set_up.processes.push(haproxy);
+        set_up.processes.extend(gateways);
+        set_up.processes.extend(redis);
+        set_up.url = url;
+        set_up.tool = "demo__echo".to_owned();
+        Ok(set_up)
+    }
+}
+
+/// The demo-server's path as a YAML (JSON) string, for a gateway's stdio `command:`.
+fn demo_command(bins: &Binaries) -> anyhow::Result<String> {
+    let command = bins
+        .demo_server
+        .to_str()
+        .with_context(|| format!("{} is not UTF-8", bins.demo_server.display()))?;
+    Ok(serde_json::to_string(command)?)
+}
+
+/// The CPU clock ticks of `pids` together.
+fn cpu_ticks_sum(pids: &[u32]) -> anyhow::Result<u64> {
+    pids.iter().map(|&pid| cpu_ticks(pid)).sum()
 }
 
 /// Where a scenario's upstream is, once started.
