@@ -294,3 +294,53 @@ async fn a_cache_in_redis_answers_on_every_replica() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A 100/min budget in Redis holds across three gateways behind haproxy: of 150 calls the
+/// Python SDK makes in one session, 100 pass (±1 per replica allowed, exact in practice) and
+/// the rest are refused with the rate limit's error, whichever replica they reach.
+#[tokio::test]
+async fn a_limit_in_redis_holds_across_three_replicas_behind_haproxy() -> anyhow::Result<()> {
+    let redis = RedisServer::start().await?;
+    let replica = |name: &str| -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig::new()
+            .server("demo", Upstream::demo(name)?)
+            .section(format!(
+                "server:\n  session_secret: \"three-replicas-one-secret-0123456789\"\nredis:\n  url: {}\n  key_prefix: \"limit-{}:\"\nlayers:\n  - use: rate_limit\n    store: redis\n    rules:\n      - {{rate: 100/min, server: demo, tool: whoami}}\n",
+                redis.url(),
+                std::process::id()
+            )))
+    };
+    let mut gateways = Vec::new();
+    for name in ["gw1", "gw2", "gw3"] {
+        let (gateway, _session) = gateway_with_tools(&replica(name)?, &["demo__whoami"]).await?;
+        gateways.push(gateway);
+    }
+    let haproxy = Haproxy::start(&gateways.iter().map(|g| g.addr()).collect::<Vec<_>>()).await?;
+    let mut command = std::process::Command::new(toolgate_tests::paths::venv_python()?);
+    command
+        .arg(toolgate_tests::paths::python_script(
+            "replicas_one_session.py",
+        )?)
+        .arg(haproxy.url())
+        .args(["--calls", "150", "--pause-ms", "0"])
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let mut client = ChildProcess::spawn("python replicas_one_session.py", command)?;
+    let summary = client
+        .wait_for_line("\"ok\"", Duration::from_secs(90))
+        .await?;
+    let summary: Value = serde_json::from_str(&summary[summary.find('{').unwrap_or(0)..])?;
+    let ok = summary["ok"].as_u64().unwrap_or(0);
+    ensure!(
+        (97..=103).contains(&ok) && summary["failed"].as_u64() == Some(150 - ok),
+        "100 of 150 pass across three replicas: {summary}"
+    );
+    let errors = summary["errors"].to_string();
+    ensure!(errors.contains("rate limit 100/min exceeded"), "{summary}");
+    let served = ["gw1", "gw2", "gw3"]
+        .iter()
+        .filter(|n| summary["answers"][**n].as_u64().is_some_and(|c| c > 0))
+        .count();
+    ensure!(served == 3, "every replica served some: {summary}");
+    Ok(())
+}
