@@ -40,9 +40,62 @@ impl RedisServer {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
     }
 
+    /// Starts one that speaks TLS only (`--port 0 --tls-port P`), with `cert` as its
+    /// certificate; `client_ca`: clients must show a certificate signed by it.
+    pub async fn start_tls(
+        cert: &crate::tls::CertFiles,
+        client_ca: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let mut args: Vec<String> = ["--port", "0", "--tls-port"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        args.push(port.to_string());
+        args.extend([
+            "--tls-cert-file".to_owned(),
+            cert.cert.to_string_lossy().into_owned(),
+            "--tls-key-file".to_owned(),
+            cert.key.to_string_lossy().into_owned(),
+        ]);
+        match client_ca {
+            Some(ca) => args.extend([
+                "--tls-ca-cert-file".to_owned(),
+                ca.to_string_lossy().into_owned(),
+                "--tls-auth-clients".to_owned(),
+                "yes".to_owned(),
+            ]),
+            None => args.extend([
+                // redis-server wants a CA file with TLS on, even when it asks no client for a
+                // certificate: its own suffices.
+                "--tls-ca-cert-file".to_owned(),
+                cert.cert.to_string_lossy().into_owned(),
+                "--tls-auth-clients".to_owned(),
+                "no".to_owned(),
+            ]),
+        }
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        command.args(&args);
+        let mut process = ChildProcess::spawn(format!("redis-server tls :{port}"), command)
+            .context("running redis-server (run tests/interop/install.sh to install it)")?;
+        process
+            .wait_for_line(READY, Duration::from_secs(10))
+            .await?;
+        Ok(RedisServer {
+            process: Some(process),
+            port,
+        })
+    }
+
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `rediss://127.0.0.1:PORT` (for one started with [`start_tls`](Self::start_tls)).
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
     }
 
     /// Kills it at once (SIGKILL): its clients see the connection drop.

@@ -344,3 +344,60 @@ async fn a_limit_in_redis_holds_across_three_replicas_behind_haproxy() -> anyhow
     ensure!(served == 3, "every replica served some: {summary}");
     Ok(())
 }
+
+/// A Redis that speaks TLS only, with a certificate from a private CA: `rediss://` with the CA
+/// in `redis.tls.ca_file` carries the shared budget; without the CA (the system's roots) the
+/// handshake fails and a `fail_closed` limit refuses at once, saying why; a Redis that
+/// requires client certificates gets the one in `redis.tls.cert_file`.
+#[tokio::test]
+async fn a_redis_over_tls_is_trusted_by_its_ca_only() -> anyhow::Result<()> {
+    use toolgate_tests::tls::{Pki, Validity};
+    let pki = Pki::new("redis")?;
+    let cert = pki.server_cert("redis", &["127.0.0.1"], Validity::Current)?;
+    let client = pki.client_cert("toolgate")?;
+    let config = |url: String, tls: &str| -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig::new()
+            .server("demo", Upstream::demo("demo")?)
+            .section(format!(
+                "redis:\n  url: {url}\n  key_prefix: \"tls-{}:\"\n{tls}layers:\n  - use: rate_limit\n    store: redis\n    rules:\n      - {{rate: 2/min, server: demo, tool: echo}}\n",
+                std::process::id()
+            )))
+    };
+    let ca = pki.ca_file().to_string_lossy().into_owned();
+
+    let redis = RedisServer::start_tls(&cert, None).await?;
+    let trusted = config(redis.tls_url(), &format!("  tls: {{ca_file: \"{ca}\"}}\n"))?;
+    let (_a, a) = gateway_with_tools(&trusted, &["demo__echo"]).await?;
+    let codes: Vec<Option<i64>> = [echo(&a).await?, echo(&a).await?, echo(&a).await?]
+        .iter()
+        .map(error_code)
+        .collect();
+    ensure!(
+        codes == [None, None, Some(RATE_LIMITED)],
+        "two pass, the third is over the budget kept in Redis over TLS: {codes:?}"
+    );
+
+    let untrusted = config(redis.tls_url(), "")?;
+    let (_b, b) = gateway_with_tools(&untrusted, &["demo__echo"]).await?;
+    let refused = within(Duration::from_secs(5), "a refusal", echo(&b)).await??;
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    ensure!(
+        refused["error"]["data"]["reason"] == "limit_store_unavailable"
+            && message.to_ascii_lowercase().contains("certificate"),
+        "an untrusted Redis certificate: {refused}"
+    );
+
+    let strict = RedisServer::start_tls(&cert, Some(pki.ca_file())).await?;
+    let with_cert = config(
+        strict.tls_url(),
+        &format!(
+            "  tls: {{ca_file: \"{ca}\", cert_file: \"{}\", key_file: \"{}\"}}\n",
+            client.cert.display(),
+            client.key.display()
+        ),
+    )?;
+    let (_c, c) = gateway_with_tools(&with_cert, &["demo__echo"]).await?;
+    let answer = echo(&c).await?;
+    ensure!(error_code(&answer).is_none(), "mTLS to Redis: {answer}");
+    Ok(())
+}

@@ -68,6 +68,23 @@ pub(crate) struct Redis {
     /// The longest a Redis round trip (or connecting) may take before the layer using it
     /// applies its failure mode (default 250ms).
     pub(crate) timeout: Option<Scalar<Duration>>,
+    /// For `rediss://`: a private CA to trust beside the system's, and a client certificate.
+    pub(crate) tls: Option<RedisTls>,
+}
+
+/// TLS to Redis (`rediss://`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map of TLS settings (ca_file, cert_file, key_file)"
+)]
+pub(crate) struct RedisTls {
+    /// PEM file of the CA that signed Redis's certificate (instead of the system's roots).
+    pub(crate) ca_file: Option<String>,
+    /// PEM file of a client certificate, for a Redis that requires one (`tls-auth-clients`).
+    pub(crate) cert_file: Option<String>,
+    /// PEM file of the client certificate's private key.
+    pub(crate) key_file: Option<String>,
 }
 
 /// Servers by name, in file order; an entry may be empty (`name:` alone), which validation

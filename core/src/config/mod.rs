@@ -93,6 +93,10 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// The longest a round trip or a connection attempt may take; default 250 ms.
     pub timeout: std::time::Duration,
+    /// For `rediss://`: the CA to trust instead of the system's roots (`tls.ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// For `rediss://`: a client certificate and its key (`tls.cert_file`, `tls.key_file`).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisSettings {
@@ -102,6 +106,8 @@ impl RedisSettings {
             url: url.into(),
             key_prefix: "toolgate:".into(),
             timeout: std::time::Duration::from_millis(250),
+            ca_file: None,
+            client_cert: None,
         }
     }
 
@@ -127,6 +133,8 @@ impl fmt::Debug for RedisSettings {
             .field("url", &self.redacted_url())
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
             .finish()
     }
 }

@@ -1216,7 +1216,14 @@ fn the_shared_redis_is_read_checked_and_never_logged_with_its_password() {
         ("toolgate:", Duration::from_millis(250))
     );
     for (text, says) in [
-        ("redis: {url: \"rediss://h:6379\"}\n", "not supported yet"),
+        (
+            "redis: {url: \"redis://h:6379\", tls: {ca_file: c.pem}}\n",
+            "applies to a `rediss://` URL",
+        ),
+        (
+            "redis: {url: \"rediss://h:6379\", tls: {cert_file: c.pem}}\n",
+            "both `cert_file` and `key_file`",
+        ),
         ("redis: {url: \"http://h:6379\"}\n", "expected redis://"),
         ("redis: {url: \"redis://\"}\n", "expected redis://"),
         (

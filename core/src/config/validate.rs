@@ -103,13 +103,9 @@ impl Reader<'_> {
             let authority = rest.split('/').next().unwrap_or_default();
             let host = authority.rsplit('@').next().unwrap_or_default();
             match scheme {
-                "redis" if !host.is_empty() && !host.starts_with(':') => Ok(url),
-                "rediss" => Err(Issue::invalid(
-                    "TLS to Redis (rediss://) is not supported yet; use redis:// on a trusted \
-                     network or a TLS sidecar",
-                )),
+                "redis" | "rediss" if !host.is_empty() && !host.starts_with(':') => Ok(url),
                 _ => Err(Issue::invalid(
-                    "expected redis://[user:password@]HOST:PORT[/DB]",
+                    "expected redis://[user:password@]HOST:PORT[/DB] (rediss:// for TLS)",
                 )),
             }
         })?;
@@ -121,6 +117,39 @@ impl Reader<'_> {
             let path = at.key("timeout");
             settings.timeout = (self.scalar(timeout, &path)?.positive())
                 .map_err(|e| Problem::at(&path, Issue::invalid(e.to_string())))?;
+        }
+        if let Some(tls) = r.tls {
+            let at = at.key("tls");
+            if !settings.url.starts_with("rediss://") {
+                return Err(Problem::at(
+                    &at,
+                    Issue::new(
+                        ConfigErrorKind::Conflict,
+                        "`tls` applies to a `rediss://` URL; write rediss:// or remove `tls`",
+                    ),
+                ));
+            }
+            let file = |v: Option<String>, key: &str| {
+                self.optional(v, &at.key(key), non_empty)
+                    .map(|p| p.map(PathBuf::from))
+            };
+            settings.ca_file = file(tls.ca_file, "ca_file")?;
+            settings.client_cert = match (
+                file(tls.cert_file, "cert_file")?,
+                file(tls.key_file, "key_file")?,
+            ) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                (Some(_), None) | (None, Some(_)) => {
+                    return Err(Problem::at(
+                        &at,
+                        Issue::new(
+                            ConfigErrorKind::MissingKey,
+                            "a client certificate needs both `cert_file` and `key_file`",
+                        ),
+                    ));
+                }
+            };
         }
         Ok(Some(settings))
     }

@@ -1,5 +1,7 @@
 //! The shared Redis of toolgate's replicas, for the layers that keep state there
-//! (`rate_limit` with `store: redis`, `cache` with `store: redis`).
+//! (`rate_limit` with `store: redis`, `cache` with `store: redis`), over TCP or TLS
+//! (`rediss://`, rustls: the system's roots or `redis.tls.ca_file`, and a client certificate
+//! for Redis servers that ask for one).
 //!
 //! [`SharedRedis`] is made from the config's `redis:` section
 //! ([`RedisSettings`]) without connecting: the gateway starts
@@ -60,10 +62,38 @@ impl SharedRedis {
     /// A client for the Redis of `settings` (not connected yet). Fails only on a URL the
     /// `redis` crate cannot use.
     pub fn new(settings: &RedisSettings) -> Result<SharedRedis, RedisError> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(|e| RedisError {
+        let fail = |message: String| RedisError {
             url: settings.redacted_url(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let tls = settings.ca_file.is_some() || settings.client_cert.is_some();
+        let client = if tls {
+            let read = |path: &std::path::Path, what: &str| {
+                std::fs::read(path)
+                    .map_err(|e| fail(format!("cannot read {what} {}: {e}", path.display())))
+            };
+            let root_cert = match &settings.ca_file {
+                Some(path) => Some(read(path, "redis.tls.ca_file")?),
+                None => None,
+            };
+            let client_tls = match &settings.client_cert {
+                Some((cert, key)) => Some(redis::ClientTlsConfig {
+                    client_cert: read(cert, "redis.tls.cert_file")?,
+                    client_key: read(key, "redis.tls.key_file")?,
+                }),
+                None => None,
+            };
+            redis::Client::build_with_tls(
+                settings.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls,
+                    root_cert,
+                },
+            )
+        } else {
+            redis::Client::open(settings.url.as_str())
+        }
+        .map_err(|e| fail(e.to_string()))?;
         Ok(SharedRedis {
             client,
             url: settings.redacted_url(),
@@ -112,7 +142,7 @@ impl SharedRedis {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout)
-            .set_number_of_retries(1);
+            .set_number_of_retries(0);
         let made = tokio::time::timeout(
             self.timeout * 2,
             ConnectionManager::new_with_config(self.client.clone(), config),
