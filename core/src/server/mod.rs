@@ -188,6 +188,45 @@ impl Owner {
     pub(crate) fn text(&self) -> Option<&str> {
         self.0.as_deref()
     }
+
+    /// The identity's subject alone (for display: never a credential).
+    pub(crate) fn subject(&self) -> Option<&str> {
+        self.0.as_deref().map(|t| t.split('\0').next().unwrap_or(t))
+    }
+}
+
+/// One open client session, as an operator sees it: no id, no credential.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionSummary {
+    /// The transport it came in on.
+    pub transport: crate::session::TransportKind,
+    /// The protocol version it negotiated (None before `initialize` completes).
+    pub protocol_version: Option<String>,
+    /// The client's `clientInfo.name` and version.
+    pub client: Option<String>,
+    /// The subject of the identity that opened it (None without authentication).
+    pub identity: Option<String>,
+    /// How long it has been open.
+    pub age: std::time::Duration,
+    /// Its requests in flight.
+    pub inflight: usize,
+}
+
+impl SessionSummary {
+    pub(crate) fn of(session: &crate::session::Session, owner: &Owner) -> SessionSummary {
+        let info = session.info();
+        SessionSummary {
+            transport: info.transport(),
+            protocol_version: info.protocol_version().map(|v| v.to_string()),
+            client: info
+                .client_info()
+                .map(|c| format!("{} {}", c.name, c.version)),
+            identity: owner.subject().map(str::to_owned),
+            age: info.created().elapsed(),
+            inflight: session.inflight(),
+        }
+    }
 }
 
 pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {

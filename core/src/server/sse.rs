@@ -81,6 +81,16 @@ impl SseService {
     pub fn session_count(&self) -> usize {
         self.inner.sessions.lock().len()
     }
+
+    /// The sessions open right now, as an operator sees them (no ids, no credentials).
+    pub fn sessions(&self) -> Vec<super::SessionSummary> {
+        self.inner
+            .sessions
+            .lock()
+            .values()
+            .map(|s| super::SessionSummary::of(&s.session, &s.owner))
+            .collect()
+    }
 }
 
 impl<B> tower::Service<Request<B>> for SseService

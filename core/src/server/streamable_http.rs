@@ -140,6 +140,16 @@ impl StreamableHttpService {
         StreamableHttpService { inner }
     }
 
+    /// The sessions open right now, as an operator sees them (no ids, no credentials).
+    pub fn sessions(&self) -> Vec<super::SessionSummary> {
+        self.inner
+            .sessions
+            .lock()
+            .values()
+            .map(|s| super::SessionSummary::of(&s.session, &s.owner))
+            .collect()
+    }
+
     /// Sessions open right now.
     pub fn session_count(&self) -> usize {
         self.inner.sessions.lock().len()
