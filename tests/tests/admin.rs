@@ -1,9 +1,9 @@
 //! The admin page (issue 15) in a real browser: headless Chromium (Debian's package) driven
 //! over the DevTools protocol against a gateway process with a demo-server upstream. The page
 //! loads without errors, shows the upstream ready and its tools, the search filters them, the
-//! call form calls `demo__echo` and shows the answer, and a killed upstream turns its row
-//! down. A screenshot of each state goes to `target/admin-screenshots/`. Without a browser:
-//! who may see the page and its API.
+//! call form calls `demo__echo` and shows the answer, the Calls section counts that call, and
+//! a killed upstream turns its row down. A screenshot of each state goes to
+//! `target/admin-screenshots/`. Without a browser: who may see the page and its APIs.
 
 use std::time::Duration;
 
@@ -91,6 +91,20 @@ async fn the_admin_page_shows_upstreams_and_tools_and_calls_one() -> anyhow::Res
         .await?;
     browser.screenshot(&shots.join("3-call.png")).await?;
 
+    // The Calls section counts that call at its next refresh.
+    browser
+        .wait_for(
+            "Number(document.querySelector('#calls tr[data-tool=\"demo__echo\"]')\
+             ?.dataset.calls ?? 0) >= 1",
+            Duration::from_secs(10),
+        )
+        .await?;
+    let sparks = browser
+        .eval("document.querySelectorAll('#calls tr[data-tool=\"demo__echo\"] svg.spark').length")
+        .await?;
+    ensure!(sparks == 2, "the demo__echo row has {sparks} sparklines");
+    browser.screenshot(&shots.join("5-stats.png")).await?;
+
     // The upstream dies and stays down: its row says so at the next refresh.
     std::fs::write(&marker, "")?;
     let kids = children(gateway.pid());
@@ -134,6 +148,12 @@ async fn only_admins_and_loopback_callers_see_the_admin_page() -> anyhow::Result
     let json = status.json()?;
     ensure!(
         json["upstreams"][0]["name"] == "demo" && json["sessions"].is_object(),
+        "{json}"
+    );
+    let stats = get(format!("{base}/admin/api/stats"), vec![]).await?;
+    let json = stats.json()?;
+    ensure!(
+        json["bucket_seconds"] == 10 && json["tools"].is_array(),
         "{json}"
     );
     let post = send(
@@ -180,6 +200,12 @@ async fn only_admins_and_loopback_callers_see_the_admin_page() -> anyhow::Result
     )
     .await?;
     ensure!(ops.status == 200, "{}", ops.describe());
+    let dev_stats = get(
+        format!("{base}/admin/api/stats"),
+        vec![("Authorization", "Bearer dev-key-0123456789".into())],
+    )
+    .await?;
+    ensure!(dev_stats.status == 403, "{}", dev_stats.describe());
     Ok(())
 }
 

@@ -7,6 +7,9 @@
 //!   sessions.
 //! - `GET /admin/api/status`: the JSON behind it — `/readyz`'s upstreams plus session counts —
 //!   for scripts (`toolgate status URL`).
+//! - `GET /admin/api/stats`: per-tool calls, errors and latency percentiles over the last five
+//!   minutes in ten-second buckets, recorded by an MCP-plane layer ([`stats::StatsLayer`])
+//!   the component adds where `use: admin` sits in the stack; the page's "Calls" section.
 //!
 //! The catalog and the call form use the gateway's REST routes (`/mcp-rest/tools/list`,
 //! `/mcp-rest/tools/call`), so every MCP-plane policy applies to what the page shows and calls,
@@ -22,6 +25,7 @@
 
 mod page;
 mod settings;
+pub mod stats;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -44,6 +48,8 @@ pub use settings::AdminSettings;
 pub const PAGE_PATH: &str = "/admin";
 /// The status API.
 pub const STATUS_PATH: &str = "/admin/api/status";
+/// The per-tool call statistics API.
+pub const STATS_PATH: &str = "/admin/api/stats";
 
 /// The admin page and its API, as one component: `builder.with(Admin::new())`.
 #[derive(Debug, Clone, Default)]
@@ -71,7 +77,17 @@ impl Install for Admin {
             callers: self.callers,
         });
         let a = access.clone();
+        let s = access.clone();
+        let stats = stats::Stats::new();
+        let recorder = stats.clone();
         builder
+            .layer(stats::StatsLayer::new(recorder))
+            .route(STATS_PATH, move |_| {
+                HttpService::new(AdminService {
+                    access: s,
+                    view: View::Stats(stats),
+                })
+            })
             .route(PAGE_PATH, move |_| {
                 HttpService::new(AdminService {
                     access: a,
@@ -164,6 +180,7 @@ impl StatusParts {
 enum View {
     Page,
     Status(Box<StatusParts>),
+    Stats(stats::Stats),
 }
 
 #[derive(Clone, Debug)]
@@ -222,6 +239,10 @@ impl tower::Service<HttpRequest> for AdminService {
                 }
                 View::Status(parts) => with_type(
                     Response::new(McpBody::full(parts.json().to_string())),
+                    "application/json",
+                ),
+                View::Stats(stats) => with_type(
+                    Response::new(McpBody::full(stats.json().to_string())),
                     "application/json",
                 ),
             }
