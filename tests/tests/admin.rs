@@ -277,3 +277,80 @@ async fn the_operator_commands_list_call_and_report() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The running config on the admin API, credentials masked; a reload asked with the page's
+/// token runs and reports how it went — applied, or rejected with the reason while the running
+/// config stays — and without the token it is refused.
+#[tokio::test]
+async fn the_admin_api_shows_the_config_masked_and_reloads_it() -> anyhow::Result<()> {
+    let demo = Upstream::demo("demo")?.env("API_TOKEN", "literal-secret-value");
+    let gateway = Gateway::start_config(&GatewayConfig::new().server("demo", demo)).await?;
+    let base = gateway.url().trim_end_matches("/mcp").to_owned();
+    let path = gateway.config_path().context("config file")?.to_owned();
+    let get = |url: String| async move {
+        send(http::Method::GET, &url, None, &[], bytes::Bytes::new()).await
+    };
+    let config = get(format!("{base}/admin/api/config")).await?.json()?;
+    let text = config["text"].as_str().unwrap_or_default();
+    ensure!(
+        !text.contains("literal-secret-value")
+            && text.contains("API_TOKEN")
+            && text.contains("***"),
+        "the config with its credential masked: {config}"
+    );
+    ensure!(config["path"] == path.display().to_string(), "{config}");
+
+    let reload = |token: Option<String>| {
+        let url = format!("{base}/admin/api/reload");
+        async move {
+            let mut headers = vec![];
+            if let Some(t) = &token {
+                headers.push(("X-Toolgate-Admin", t.as_str()));
+            }
+            send(
+                http::Method::POST,
+                &url,
+                None,
+                &headers,
+                bytes::Bytes::from_static(b"{}"),
+            )
+            .await
+        }
+    };
+    let refused = reload(None).await?;
+    ensure!(refused.status == 403, "{}", refused.describe());
+    let page = get(format!("{base}/admin")).await?.text();
+    let token = page
+        .split("name=\"toolgate-admin-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("the page carries its token")?
+        .to_owned();
+    ensure!(token.len() == 64, "a 32-byte token: {token}");
+    let applied = reload(Some(token.clone())).await?;
+    let outcome = applied.json()?;
+    ensure!(
+        outcome["applied"] == true
+            && outcome["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("reloaded")),
+        "{outcome}"
+    );
+
+    let good = std::fs::read_to_string(&path)?;
+    std::fs::write(&path, format!("{good}layers:\n  - use: no_such_layer\n"))?;
+    let rejected = reload(Some(token)).await?.json()?;
+    ensure!(
+        rejected["applied"] == false
+            && rejected["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no_such_layer")),
+        "{rejected}"
+    );
+    let last = get(format!("{base}/admin/api/config")).await?.json()?;
+    ensure!(last["last_reload"]["applied"] == false, "{last}");
+    // The running config stayed: the gateway still serves.
+    let status = get(format!("{base}/admin/api/status")).await?.json()?;
+    ensure!(status["upstreams"][0]["status"] == "ready", "{status}");
+    Ok(())
+}

@@ -23,6 +23,7 @@
 //! other origins (and DNS-rebinding hosts) before any of this. The page's
 //! `Content-Security-Policy` allows its own inline script and styles only, and no framing.
 
+mod control;
 mod page;
 mod settings;
 pub mod stats;
@@ -42,6 +43,7 @@ use toolgate::server::{
 };
 use toolgate::{Identity, PeerAddr};
 
+pub use control::{ConfigControl, ReloadOutcome};
 pub use settings::AdminSettings;
 
 /// The paths served.
@@ -50,11 +52,22 @@ pub const PAGE_PATH: &str = "/admin";
 pub const STATUS_PATH: &str = "/admin/api/status";
 /// The per-tool call statistics API.
 pub const STATS_PATH: &str = "/admin/api/stats";
+/// The running config (credentials masked) and the last reload's outcome.
+pub const CONFIG_PATH: &str = "/admin/api/config";
+/// POST: reload the config file (with the page's token in `X-Toolgate-Admin`).
+pub const RELOAD_PATH: &str = "/admin/api/reload";
+
+/// The header a state-changing admin request carries the page's token in.
+pub const TOKEN_HEADER: &str = "x-toolgate-admin";
+
+/// How long a reload request waits for the reload's outcome.
+const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The admin page and its API, as one component: `builder.with(Admin::new())`.
 #[derive(Debug, Clone, Default)]
 pub struct Admin {
     callers: Vec<String>,
+    control: Option<ConfigControl>,
 }
 
 impl Admin {
@@ -69,15 +82,28 @@ impl Admin {
         self.callers.push(subject.into());
         self
     }
+
+    /// Shows the running config file and offers its reload (the program that loaded the
+    /// config does the reloading: see [`ConfigControl`]).
+    #[must_use]
+    pub fn config_control(mut self, control: ConfigControl) -> Self {
+        self.control = Some(control);
+        self
+    }
 }
 
 impl Install for Admin {
     fn install(self, builder: GatewayBuilder) -> GatewayBuilder {
+        let control = self.control.unwrap_or_else(|| ConfigControl::new(None));
         let access = Arc::new(Access {
             callers: self.callers,
+            token: control.token().to_owned(),
         });
         let a = access.clone();
         let s = access.clone();
+        let c = access.clone();
+        let r = access.clone();
+        let reload = control.clone();
         let stats = stats::Stats::new();
         let recorder = stats.clone();
         builder
@@ -86,6 +112,18 @@ impl Install for Admin {
                 HttpService::new(AdminService {
                     access: s,
                     view: View::Stats(stats),
+                })
+            })
+            .route(CONFIG_PATH, move |_| {
+                HttpService::new(AdminService {
+                    access: c,
+                    view: View::Config(control),
+                })
+            })
+            .route(RELOAD_PATH, move |_| {
+                HttpService::new(AdminService {
+                    access: r,
+                    view: View::Reload(reload),
                 })
             })
             .route(PAGE_PATH, move |_| {
@@ -104,8 +142,24 @@ impl Install for Admin {
 }
 
 /// `use: admin` ([`AdminSettings`]): who may see the admin page.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AdminFactory;
+#[derive(Debug, Clone, Default)]
+pub struct AdminFactory {
+    control: Option<ConfigControl>,
+}
+
+impl AdminFactory {
+    /// The factory; the pages it installs show no config.
+    pub fn new() -> Self {
+        AdminFactory::default()
+    }
+
+    /// The pages it installs show the running config and offer its reload.
+    #[must_use]
+    pub fn config_control(mut self, control: ConfigControl) -> Self {
+        self.control = Some(control);
+        self
+    }
+}
 
 impl LayerFactory for AdminFactory {
     fn name(&self) -> &str {
@@ -116,10 +170,13 @@ impl LayerFactory for AdminFactory {
     }
     fn apply(&self, config: Value, builder: GatewayBuilder) -> Result<GatewayBuilder, LayerError> {
         let settings: AdminSettings = parse_config("admin", config)?;
-        let admin = settings
+        let mut admin = settings
             .callers
             .into_iter()
             .fold(Admin::new(), |a, c| a.caller(c));
+        if let Some(control) = &self.control {
+            admin = admin.config_control(control.clone());
+        }
         Ok(builder.with(admin))
     }
 }
@@ -127,6 +184,8 @@ impl LayerFactory for AdminFactory {
 #[derive(Debug)]
 struct Access {
     callers: Vec<String>,
+    /// Put in the page; state-changing requests must carry it (a cross-site form cannot).
+    token: String,
 }
 
 impl Access {
@@ -171,6 +230,23 @@ impl StatusParts {
             "streamable_http": self.streamable.session_count(),
             "sse": self.sse.session_count(),
         });
+        let list: Vec<Value> = self
+            .streamable
+            .sessions()
+            .into_iter()
+            .chain(self.sse.sessions())
+            .map(|s| {
+                serde_json::json!({
+                    "transport": format!("{:?}", s.transport),
+                    "protocolVersion": s.protocol_version,
+                    "client": s.client,
+                    "identity": s.identity,
+                    "ageSeconds": s.age.as_secs(),
+                    "inflight": s.inflight,
+                })
+            })
+            .collect();
+        report["session_list"] = list.into();
         report["version"] = env!("CARGO_PKG_VERSION").into();
         report
     }
@@ -181,6 +257,8 @@ enum View {
     Page,
     Status(Box<StatusParts>),
     Stats(stats::Stats),
+    Config(ConfigControl),
+    Reload(ConfigControl),
 }
 
 #[derive(Clone, Debug)]
@@ -211,40 +289,74 @@ impl tower::Service<HttpRequest> for AdminService {
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let resp = if let Err(why) = self.access.check(&req) {
-            plain(StatusCode::FORBIDDEN, why)
-        } else if req.method() != Method::GET {
+        if let Err(why) = self.access.check(&req) {
+            let resp = plain(StatusCode::FORBIDDEN, why);
+            return Box::pin(async move { Ok(resp) });
+        }
+        let wanted = if matches!(self.view, View::Reload(_)) {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        if req.method() != wanted {
             let mut r = plain(
                 StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} answers GET only", req.uri().path()),
+                format!("{} answers {wanted} only", req.uri().path()),
             );
-            r.headers_mut()
-                .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
-            r
-        } else {
-            match &self.view {
-                View::Page => {
-                    let mut r = with_type(
-                        Response::new(McpBody::full(page::PAGE)),
-                        "text/html; charset=utf-8",
+            if let Ok(allow) = http::HeaderValue::from_str(wanted.as_str()) {
+                r.headers_mut().insert(http::header::ALLOW, allow);
+            }
+            return Box::pin(async move { Ok(r) });
+        }
+        let json = |v: Value| {
+            with_type(
+                Response::new(McpBody::full(v.to_string())),
+                "application/json",
+            )
+        };
+        let resp = match &self.view {
+            View::Page => {
+                let mut r = with_type(
+                    Response::new(McpBody::full(page::render(&self.access.token))),
+                    "text/html; charset=utf-8",
+                );
+                // The page's own script and styles only; nothing may frame it.
+                r.headers_mut().insert(
+                    http::header::CONTENT_SECURITY_POLICY,
+                    http::HeaderValue::from_static(
+                        "default-src 'self'; img-src data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                    ),
+                );
+                r
+            }
+            View::Status(parts) => json(parts.json()),
+            View::Stats(stats) => json(stats.json()),
+            View::Config(control) => json(control.json()),
+            View::Reload(control) => {
+                let token = req
+                    .headers()
+                    .get(TOKEN_HEADER)
+                    .and_then(|v| v.to_str().ok());
+                if token != Some(self.access.token.as_str()) {
+                    let resp = plain(
+                        StatusCode::FORBIDDEN,
+                        "a reload needs the admin page's token in X-Toolgate-Admin (reload from the page)",
                     );
-                    // The page's own script and styles only; nothing may frame it.
-                    r.headers_mut().insert(
-                        http::header::CONTENT_SECURITY_POLICY,
-                        http::HeaderValue::from_static(
-                            "default-src 'self'; img-src data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-                        ),
-                    );
-                    r
+                    return Box::pin(async move { Ok(resp) });
                 }
-                View::Status(parts) => with_type(
-                    Response::new(McpBody::full(parts.json().to_string())),
-                    "application/json",
-                ),
-                View::Stats(stats) => with_type(
-                    Response::new(McpBody::full(stats.json().to_string())),
-                    "application/json",
-                ),
+                let control = control.clone();
+                return Box::pin(async move {
+                    Ok(match control.reload(RELOAD_WAIT).await {
+                        Some(o) => json(serde_json::json!({
+                            "at": o.at, "applied": o.applied, "message": o.message,
+                        })),
+                        None => plain(
+                            StatusCode::CONFLICT,
+                            "nothing to reload: the gateway runs without --config, or the reload \
+                             did not finish within 10 s",
+                        ),
+                    })
+                });
             }
         };
         Box::pin(async move { Ok(resp) })

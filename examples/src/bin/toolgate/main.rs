@@ -29,11 +29,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use toolgate::config::Config;
 use toolgate::gateway::{Gateway, GatewayBuilder};
 use toolgate::registry::Registry;
+use toolgate_admin::ConfigControl;
 use toolgate_telemetry::{MetricsFactory, TracingFactory};
 
 /// Every layer a config file can name with `use:`, and the native-plugin loader for `dylib:`.
 /// Built once per process: factories keep state across reloads (the OTLP exporter, counters).
-fn registry(spans: &TracingFactory) -> Registry {
+fn registry(spans: &TracingFactory, control: &ConfigControl) -> Registry {
     Registry::new()
         .with(toolgate_auth::AuthFactory)
         .with(toolgate_auth::AuthorizeFactory)
@@ -48,7 +49,7 @@ fn registry(spans: &TracingFactory) -> Registry {
         .with(toolgate_traffic::MirrorFactory)
         .with(toolgate_traffic::CanaryFactory)
         .with(toolgate_toolsets::ToolsetsFactory)
-        .with(toolgate_admin::AdminFactory)
+        .with(toolgate_admin::AdminFactory::new().config_control(control.clone()))
         .with(toolgate_filter::ToolFilterFactory)
         .with(toolgate_logging::LoggingFactory)
         .with(spans.clone())
@@ -63,6 +64,7 @@ fn assemble(
     config: &Config,
     registry: &Registry,
     max_tool_rounds: usize,
+    control: &ConfigControl,
 ) -> anyhow::Result<GatewayBuilder> {
     toolgate_openai::check_models(&config.model_list)?;
     let builder = registry.builder(config)?;
@@ -78,7 +80,7 @@ fn assemble(
     Ok(if configured {
         builder
     } else {
-        builder.with(toolgate_admin::Admin::new())
+        builder.with(toolgate_admin::Admin::new().config_control(control.clone()))
     })
 }
 
@@ -216,7 +218,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Schema) => {
             use std::io::Write as _;
-            let schema = registry(&TracingFactory::new()).config_schema();
+            let schema =
+                registry(&TracingFactory::new(), &ConfigControl::new(None)).config_schema();
             let text = serde_json::to_string_pretty(&schema)?;
             let mut out = std::io::stdout().lock();
             // A closed pipe (`toolgate schema | head`) is not an error worth a panic.
@@ -228,8 +231,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Resolves and validates every `layers:` entry and model without starting anything.
             assemble(
                 &config,
-                &registry(&TracingFactory::new()),
+                &registry(&TracingFactory::new(), &ConfigControl::new(None)),
                 cli.chat_max_tool_rounds,
+                &ConfigControl::new(None),
             )?;
             if !cli.stdio {
                 check_exposure(&config, cli.listen.unwrap_or(config.server.listen))?;
@@ -253,8 +257,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli)?;
             let builder = assemble(
                 &config,
-                &registry(&TracingFactory::new()),
+                &registry(&TracingFactory::new(), &ConfigControl::new(None)),
                 cli.chat_max_tool_rounds,
+                &ConfigControl::new(None),
             )?;
             return runtime(&cli)?.block_on(async move {
                 let gateway = builder.build();
@@ -271,8 +276,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&cli)?;
             let builder = assemble(
                 &config,
-                &registry(&TracingFactory::new()),
+                &registry(&TracingFactory::new(), &ConfigControl::new(None)),
                 cli.chat_max_tool_rounds,
+                &ConfigControl::new(None),
             )?;
             return runtime(&cli)?.block_on(async move {
                 let gateway = builder.build();
@@ -305,8 +311,10 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
         check_exposure(&config, listen)?;
     }
     let spans = TracingFactory::new();
-    let registry = registry(&spans);
-    let gateway = assemble(&config, &registry, cli.chat_max_tool_rounds)?.build();
+    // The admin page shows the config file and asks the reload loop for reloads.
+    let control = ConfigControl::new(cli.config.clone());
+    let registry = registry(&spans, &control);
+    let gateway = assemble(&config, &registry, cli.chat_max_tool_rounds, &control)?.build();
     ops::report_upstreams(&gateway);
     let stop = gateway.shutdown_token();
     tokio::spawn(watch_config(
@@ -315,6 +323,7 @@ async fn serve(cli: Cli, config: Config) -> anyhow::Result<()> {
         registry,
         config.clone(),
         cli.chat_max_tool_rounds,
+        control,
     ));
     tokio::spawn({
         let gateway = gateway.clone();
@@ -354,6 +363,7 @@ async fn watch_config(
     registry: Registry,
     config: Config,
     max_tool_rounds: usize,
+    control: ConfigControl,
 ) {
     let mut current = config;
     let mut seen = path.as_deref().and_then(fingerprint);
@@ -364,6 +374,7 @@ async fn watch_config(
         let why = tokio::select! {
             _ = stop.cancelled() => return,
             _ = hangup.recv() => "SIGHUP",
+            _ = control.requested() => "the admin page",
             _ = tick.tick() => {
                 let Some(p) = path.as_deref() else { continue };
                 let now = fingerprint(p);
@@ -381,11 +392,18 @@ async fn watch_config(
         };
         let loaded = Config::from_path(p)
             .map_err(anyhow::Error::from)
-            .and_then(|c| Ok((assemble(&c, &registry, max_tool_rounds)?, c)));
+            .and_then(|c| Ok((assemble(&c, &registry, max_tool_rounds, &control)?, c)));
+        seen = fingerprint(p).or(seen);
         match loaded {
-            Err(e) => tracing::error!(
-                "config reload rejected ({why}): {e:#}; the running configuration stays"
-            ),
+            Err(e) => {
+                tracing::error!(
+                    "config reload rejected ({why}): {e:#}; the running configuration stays"
+                );
+                control.record(
+                    false,
+                    format!("rejected ({why}): {e:#}; the running configuration stays"),
+                );
+            }
             Ok((builder, config)) => {
                 let reloaded = gateway.reload(builder);
                 let mut restart = reloaded.needs_restart;
@@ -398,6 +416,11 @@ async fn watch_config(
                     );
                 }
                 tracing::info!("config reloaded ({why}): {} layer(s)", config.layers.len());
+                let mut message = format!("reloaded ({why}): {} layer(s)", config.layers.len());
+                for what in &restart {
+                    message.push_str(&format!("; {what}: needs a restart"));
+                }
+                control.record(true, message);
                 current = config;
             }
         }
