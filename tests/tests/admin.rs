@@ -49,6 +49,10 @@ async fn the_admin_page_shows_upstreams_and_tools_and_calls_one() -> anyhow::Res
             Duration::from_secs(10),
         )
         .await?;
+    let transport = browser
+        .eval(r#"document.querySelector('#upstreams tr[data-upstream="demo"]').children[3].textContent"#)
+        .await?;
+    ensure!(transport == "stdio", "the transport column: {transport}");
     browser
         .wait_for(
             "document.querySelectorAll('#tools details').length === 7",
@@ -352,5 +356,47 @@ async fn the_admin_api_shows_the_config_masked_and_reloads_it() -> anyhow::Resul
     // The running config stayed: the gateway still serves.
     let status = get(format!("{base}/admin/api/status")).await?.json()?;
     ensure!(status["upstreams"][0]["status"] == "ready", "{status}");
+    Ok(())
+}
+
+/// `/admin/api/status` counts an upstream's restarts: its child killed, the supervisor starts
+/// it again, and the count goes from 0 to 1.
+#[tokio::test]
+async fn the_status_api_counts_restarts() -> anyhow::Result<()> {
+    let gateway =
+        Gateway::start_config(&GatewayConfig::new().server("demo", Upstream::demo("demo")?))
+            .await?;
+    gateway
+        .wait_upstream("demo", "ready", Duration::from_secs(20))
+        .await?;
+    let url = format!(
+        "{}/admin/api/status",
+        gateway.url().trim_end_matches("/mcp")
+    );
+    let status = send(http::Method::GET, &url, None, &[], bytes::Bytes::new())
+        .await?
+        .json()?;
+    ensure!(
+        status["upstreams"][0]["transport"] == "stdio" && status["upstreams"][0]["restarts"] == 0,
+        "{status}"
+    );
+    for pid in children(gateway.pid()) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    toolgate_tests::within(Duration::from_secs(20), "a restart to be counted", async {
+        loop {
+            let status = send(http::Method::GET, &url, None, &[], bytes::Bytes::new())
+                .await?
+                .json()?;
+            let demo = &status["upstreams"][0];
+            if demo["restarts"] == 1 && demo["status"] == "ready" {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await??;
     Ok(())
 }

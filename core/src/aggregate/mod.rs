@@ -101,6 +101,10 @@ pub struct MemberHealth {
     pub checks: Vec<Check>,
     /// Its replicas and where each stands, when it has several.
     pub replicas: Vec<crate::upstream::ReplicaState>,
+    /// `stdio`, `http` or `sse`.
+    pub transport: &'static str,
+    /// Times it became ready again after having been ready (restarts, reconnections).
+    pub restarts: u64,
 }
 
 impl MemberHealth {
@@ -256,6 +260,8 @@ impl Aggregate {
                     .count(),
                 inflight: m.upstream.inflight(),
                 replicas: m.upstream.replicas(),
+                transport: m.upstream.transport(),
+                restarts: m.upstream.restarts(),
                 started: m.upstream.started(),
                 checks: checks
                     .iter()

@@ -185,6 +185,10 @@ pub fn health_report(aggregate: &Aggregate) -> (bool, serde_json::Value) {
                     .collect();
                 obj.insert("checks".into(), checks.into());
             }
+            if let Some(obj) = entry.as_object_mut() {
+                obj.insert("transport".into(), h.transport.into());
+                obj.insert("restarts".into(), h.restarts.into());
+            }
             if !h.replicas.is_empty()
                 && let Some(obj) = entry.as_object_mut()
             {

@@ -169,10 +169,22 @@ pub(crate) struct Shared {
     pub(crate) dedicated: bool,
     /// For an upstream of several replicas: them, balanced (it has no connection of its own).
     pub(crate) pool: Option<replicas::Pool>,
+    /// How it is reached: `stdio`, `http` or `sse` (set once the supervisor starts).
+    pub(crate) transport: std::sync::OnceLock<&'static str>,
+    /// Times it became ready again after having been ready (restarts and reconnections).
+    pub(crate) restarts: std::sync::atomic::AtomicU64,
+    pub(crate) was_ready: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
     pub(crate) fn set_status(&self, status: UpstreamStatus) {
+        use std::sync::atomic::Ordering;
+        if status.is_ready()
+            && !self.status.borrow().is_ready()
+            && self.was_ready.swap(true, Ordering::Relaxed)
+        {
+            self.restarts.fetch_add(1, Ordering::Relaxed);
+        }
         let changed = {
             let old = self.status.borrow();
             old.is_ready() != status.is_ready()
@@ -265,6 +277,9 @@ impl Upstream {
                 credentials: Arc::new(credentials),
                 dedicated,
                 pool,
+                transport: std::sync::OnceLock::new(),
+                restarts: std::sync::atomic::AtomicU64::new(0),
+                was_ready: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -310,6 +325,7 @@ impl Upstream {
             Err(reason) => (credentials::Credentials::none(&name_arc), Some(reason)),
         };
         let up = Upstream::new(name, options, shutdown, credentials, dedicated);
+        let _ = up.shared.transport.set(transport_name(&spec));
         let shared = up.shared.clone();
         if let Some(reason) = broken {
             tracing::error!(upstream = %shared.name, %reason, "upstream cannot start: its settings are wrong");
@@ -371,6 +387,23 @@ impl Upstream {
     /// When this upstream was started (its first connection attempt).
     pub fn started(&self) -> Instant {
         self.shared.created
+    }
+
+    /// How it is reached: `stdio`, `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE).
+    pub fn transport(&self) -> &'static str {
+        self.shared.transport.get().copied().unwrap_or("stdio")
+    }
+
+    /// Times it became ready again after having been ready once: restarts of a stdio child,
+    /// reconnections of a remote one (all replicas together, if it has several).
+    pub fn restarts(&self) -> u64 {
+        match &self.shared.pool {
+            Some(pool) => pool.restarts(),
+            None => self
+                .shared
+                .restarts
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Requests in flight right now (on all its replicas, if it has several).
@@ -511,6 +544,15 @@ impl tower::Service<McpRequest> for Upstream {
                 .await?;
             Ok(McpResponse::new(result))
         })
+    }
+}
+
+/// The config name of a spec's transport.
+pub(crate) fn transport_name(spec: &UpstreamSpec) -> &'static str {
+    match spec {
+        UpstreamSpec::Stdio(_) => "stdio",
+        UpstreamSpec::StreamableHttp(_) => "http",
+        UpstreamSpec::Sse(_) => "sse",
     }
 }
 

@@ -271,6 +271,10 @@ impl Pool {
         self.replicas.iter().map(|r| r.upstream.inflight()).sum()
     }
 
+    pub(crate) fn restarts(&self) -> u64 {
+        self.replicas.iter().map(|r| r.upstream.restarts()).sum()
+    }
+
     pub(crate) fn states(&self) -> Vec<ReplicaState> {
         let now = Instant::now();
         self.replicas
@@ -342,7 +346,9 @@ impl Upstream {
             seed: AtomicU64::new(seed),
             merging: parking_lot::Mutex::new(()),
         };
+        let transport = super::transport_name(&specs[0]);
         let front = Upstream::new_front(name, options, shutdown, credentials, pool);
+        let _ = front.shared.transport.set(transport);
         spawn_merge(front.shared.clone());
         front
     }
