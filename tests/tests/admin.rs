@@ -400,3 +400,90 @@ async fn the_status_api_counts_restarts() -> anyhow::Result<()> {
     .await??;
     Ok(())
 }
+
+/// Under `use: auth`, a browser logs in at `/admin/login` with an admin's API key: the page
+/// then shows the upstream and its tools and calls one; a non-admin key logs in to a 403, and
+/// the cookie credential counts under `/admin` only (not at `/mcp`).
+#[tokio::test]
+async fn under_auth_a_browser_logs_in_and_uses_the_page() -> anyhow::Result<()> {
+    let config = GatewayConfig::new()
+        .server("demo", Upstream::demo("demo")?)
+        .section(
+            "layers:\n  - use: auth\n    api_keys:\n      - {name: ops, key: ops-key-0123456789}\n      - {name: dev, key: dev-key-0123456789}\n  - use: admin\n    callers: [ops]\n",
+        );
+    let gateway = Gateway::start_config(&config).await?;
+    gateway
+        .wait_upstream("demo", "ready", Duration::from_secs(20))
+        .await?;
+    let base = gateway.url().trim_end_matches("/mcp").to_owned();
+    let browser = Browser::start().await?;
+    let log_in = |key: &'static str| {
+        let browser = &browser;
+        let base = base.clone();
+        async move {
+            browser.open(&format!("{base}/admin/login")).await?;
+            browser
+                .wait_for(
+                    "document.querySelector('#credential') !== null",
+                    Duration::from_secs(10),
+                )
+                .await?;
+            browser
+                .eval(&format!(
+                    "(() => {{ document.querySelector('#credential').value = '{key}'; \
+                     document.querySelector('form').submit(); return true; }})()"
+                ))
+                .await?;
+            anyhow::Ok(())
+        }
+    };
+    log_in("dev-key-0123456789").await?;
+    browser
+        .wait_for(
+            "document.body && document.body.innerText.includes('not an admin')",
+            Duration::from_secs(10),
+        )
+        .await?;
+    log_in("ops-key-0123456789").await?;
+    let row = r#"document.querySelector('#upstreams tr[data-upstream="demo"] .status')"#;
+    browser
+        .wait_for(
+            &format!("{row}?.textContent === 'ready'"),
+            Duration::from_secs(10),
+        )
+        .await?;
+    browser
+        .wait_for(
+            "document.querySelectorAll('#tools details').length === 7",
+            Duration::from_secs(10),
+        )
+        .await?;
+    browser
+        .eval(
+            "(() => { const d = document.querySelector('#tools details[data-tool=\"demo__echo\"]'); \
+             d.open = true; d.querySelector('textarea').value = '{\"message\": \"logged in\"}'; \
+             d.querySelector('button').click(); return true; })()",
+        )
+        .await?;
+    browser
+        .wait_for(
+            "document.querySelector('#tools details[data-tool=\"demo__echo\"] .result')\
+             ?.textContent.includes('\"text\": \"logged in\"') === true",
+            Duration::from_secs(10),
+        )
+        .await?;
+    browser
+        .screenshot(&screenshots().join("6-logged-in.png"))
+        .await?;
+    // The cookie is no credential outside /admin.
+    let mcp = send(
+        http::Method::POST,
+        gateway.url(),
+        None,
+        &[("Cookie", "toolgate_admin=ops-key-0123456789")],
+        bytes::Bytes::from_static(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"),
+    )
+    .await?;
+    ensure!(mcp.status == 401, "{}", mcp.describe());
+    Ok(())
+}

@@ -24,6 +24,7 @@
 //! `Content-Security-Policy` allows its own inline script and styles only, and no framing.
 
 mod control;
+mod login;
 mod page;
 mod settings;
 pub mod stats;
@@ -56,6 +57,13 @@ pub const STATS_PATH: &str = "/admin/api/stats";
 pub const CONFIG_PATH: &str = "/admin/api/config";
 /// POST: reload the config file (with the page's token in `X-Toolgate-Admin`).
 pub const RELOAD_PATH: &str = "/admin/api/reload";
+/// The catalog as the REST route lists it (`/mcp-rest/tools/list`), under `/admin`.
+pub const TOOLS_LIST_PATH: &str = "/admin/api/tools/list";
+/// A tool call as the REST route makes it (`/mcp-rest/tools/call`), under `/admin`.
+pub const TOOLS_CALL_PATH: &str = "/admin/api/tools/call";
+/// The login form for browsers under `use: auth` (public; sets the `toolgate_admin` cookie
+/// that `use: auth` accepts under `/admin` only).
+pub const LOGIN_PATH: &str = "/admin/login";
 
 /// The header a state-changing admin request carries the page's token in.
 pub const TOKEN_HEADER: &str = "x-toolgate-admin";
@@ -103,6 +111,7 @@ impl Install for Admin {
         let s = access.clone();
         let c = access.clone();
         let r = access.clone();
+        let (tl, tc) = (access.clone(), access.clone());
         let reload = control.clone();
         let stats = stats::Stats::new();
         let recorder = stats.clone();
@@ -112,6 +121,27 @@ impl Install for Admin {
                 HttpService::new(AdminService {
                     access: s,
                     view: View::Stats(stats),
+                })
+            })
+            .route(LOGIN_PATH, |_| HttpService::new(login::LoginService))
+            .route(TOOLS_LIST_PATH, move |parts| {
+                let rest = toolgate_openai::RestService::list(
+                    parts,
+                    &toolgate_openai::OpenAiOptions::default(),
+                );
+                HttpService::new(AdminService {
+                    access: tl,
+                    view: View::Rest(HttpService::new(rest)),
+                })
+            })
+            .route(TOOLS_CALL_PATH, move |parts| {
+                let rest = toolgate_openai::RestService::call(
+                    parts,
+                    &toolgate_openai::OpenAiOptions::default(),
+                );
+                HttpService::new(AdminService {
+                    access: tc,
+                    view: View::Rest(HttpService::new(rest)),
                 })
             })
             .route(CONFIG_PATH, move |_| {
@@ -259,6 +289,8 @@ enum View {
     Stats(stats::Stats),
     Config(ConfigControl),
     Reload(ConfigControl),
+    /// The REST route's service, behind the admin page's access rule.
+    Rest(HttpService),
 }
 
 #[derive(Clone, Debug)]
@@ -292,6 +324,9 @@ impl tower::Service<HttpRequest> for AdminService {
         if let Err(why) = self.access.check(&req) {
             let resp = plain(StatusCode::FORBIDDEN, why);
             return Box::pin(async move { Ok(resp) });
+        }
+        if let View::Rest(rest) = &self.view {
+            return Box::pin(tower::ServiceExt::oneshot(rest.clone(), req));
         }
         let wanted = if matches!(self.view, View::Reload(_)) {
             Method::POST
@@ -332,6 +367,7 @@ impl tower::Service<HttpRequest> for AdminService {
             View::Status(parts) => json(parts.json()),
             View::Stats(stats) => json(stats.json()),
             View::Config(control) => json(control.json()),
+            View::Rest(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "unreachable"),
             View::Reload(control) => {
                 let token = req
                     .headers()

@@ -141,11 +141,49 @@ impl Authenticator {
             }
             return Ok(Credential::Key(key.to_string()));
         }
+        // The admin page's login form keeps the credential in a cookie scoped to `/admin`
+        // (a browser cannot add a header to the page's own requests). Taken there only.
+        let path = parts.uri.path();
+        if (path == ADMIN_PREFIX || path.starts_with("/admin/"))
+            && let Some(token) = admin_cookie(parts)
+        {
+            return Ok(if self.jwt.is_some() && looks_like_jwt(token) {
+                Credential::Jwt(token.to_string())
+            } else {
+                Credential::Key(token.to_string())
+            });
+        }
+        let hint = if path == ADMIN_PREFIX || path.starts_with("/admin/") {
+            "; in a browser, log in at /admin/login"
+        } else {
+            ""
+        };
         Err(AuthError::missing(format!(
-            "authentication required: {}",
+            "authentication required: {}{hint}",
             self.what_to_send()
         )))
     }
+}
+
+/// The admin page's path; its login form is public, its cookie credential valid under it only.
+pub(crate) const ADMIN_PREFIX: &str = "/admin";
+/// The login form of the admin page, which needs no credentials.
+pub(crate) const ADMIN_LOGIN_PATH: &str = "/admin/login";
+/// The cookie the admin page's login form sets.
+pub(crate) const ADMIN_COOKIE: &str = "toolgate_admin";
+
+/// The value of the `toolgate_admin` cookie, if the request carries one.
+fn admin_cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == ADMIN_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
 }
 
 enum Credential {

@@ -203,7 +203,8 @@ impl Auth {
         for path in self.metadata.iter().flat_map(|m| m.paths()) {
             layer = layer.public_path(path);
         }
-        layer
+        // The admin page's login form: where a browser gets the cookie credential.
+        layer.public_path(credentials::ADMIN_LOGIN_PATH)
     }
     /// The metadata document, if configured.
     pub fn metadata(&self) -> Option<&ProtectedResourceMetadata> {
