@@ -25,6 +25,18 @@ type Sink = futures_util::stream::SplitSink<
     Message,
 >;
 
+/// Whether an evaluation failed only because the page was navigating.
+fn is_navigating(e: &anyhow::Error) -> bool {
+    let text = e.to_string();
+    [
+        "Inspected target navigated or closed",
+        "Execution context was destroyed",
+        "Cannot find context with specified id",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
 /// A headless Chromium with one page.
 pub struct Browser {
     _process: ChildProcess,
@@ -205,8 +217,12 @@ impl Browser {
     pub async fn wait_for(&self, expression: &str, limit: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if self.eval(expression).await? == Value::Bool(true) {
-                return Ok(());
+            match self.eval(expression).await {
+                Ok(Value::Bool(true)) => return Ok(()),
+                Ok(_) => {}
+                // The page is between two documents (a form submitted, a redirect): ask again.
+                Err(e) if is_navigating(&e) => {}
+                Err(e) => return Err(e),
             }
             if tokio::time::Instant::now() >= deadline {
                 let body = self

@@ -169,6 +169,21 @@ async fn only_admins_and_loopback_callers_see_the_admin_page() -> anyhow::Result
     )
     .await?;
     ensure!(post.status == 405, "{}", post.describe());
+    let call = send(
+        http::Method::POST,
+        &format!("{base}/admin/api/tools/call"),
+        None,
+        &[],
+        bytes::Bytes::from_static(
+            b"{\"name\": \"demo__echo\", \"arguments\": {\"message\": \"x\"}}",
+        ),
+    )
+    .await?;
+    ensure!(
+        call.status == 403 && call.text().contains("token"),
+        "a call without the page's token: {}",
+        call.describe()
+    );
     let foreign = get(
         format!("{base}/admin/api/status"),
         vec![("Origin", "https://evil.example".into())],
@@ -431,7 +446,7 @@ async fn under_auth_a_browser_logs_in_and_uses_the_page() -> anyhow::Result<()> 
             browser
                 .eval(&format!(
                     "(() => {{ document.querySelector('#credential').value = '{key}'; \
-                     document.querySelector('form').submit(); return true; }})()"
+                     setTimeout(() => document.querySelector('form').submit(), 0); return true; }})()"
                 ))
                 .await?;
             anyhow::Ok(())

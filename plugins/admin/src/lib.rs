@@ -219,6 +219,14 @@ struct Access {
 }
 
 impl Access {
+    /// Whether the request carries the page's token (for requests that change state).
+    fn token_in(&self, req: &HttpRequest) -> bool {
+        req.headers()
+            .get(TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t == self.token)
+    }
+
     /// Whether the request may see the admin page, and if not, why.
     fn check(&self, req: &HttpRequest) -> Result<(), &'static str> {
         if let Some(identity) = req.extensions().get::<Identity>() {
@@ -326,6 +334,14 @@ impl tower::Service<HttpRequest> for AdminService {
             return Box::pin(async move { Ok(resp) });
         }
         if let View::Rest(rest) = &self.view {
+            // A call changes things upstream: only with the page's token, like a reload.
+            if req.method() == Method::POST && !self.access.token_in(&req) {
+                let resp = plain(
+                    StatusCode::FORBIDDEN,
+                    "a call from the admin page needs the page's token in X-Toolgate-Admin",
+                );
+                return Box::pin(async move { Ok(resp) });
+            }
             return Box::pin(tower::ServiceExt::oneshot(rest.clone(), req));
         }
         let wanted = if matches!(self.view, View::Reload(_)) {
@@ -369,11 +385,7 @@ impl tower::Service<HttpRequest> for AdminService {
             View::Config(control) => json(control.json()),
             View::Rest(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "unreachable"),
             View::Reload(control) => {
-                let token = req
-                    .headers()
-                    .get(TOKEN_HEADER)
-                    .and_then(|v| v.to_str().ok());
-                if token != Some(self.access.token.as_str()) {
+                if !self.access.token_in(&req) {
                     let resp = plain(
                         StatusCode::FORBIDDEN,
                         "a reload needs the admin page's token in X-Toolgate-Admin (reload from the page)",
