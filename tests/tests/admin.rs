@@ -490,6 +490,23 @@ async fn under_auth_a_browser_logs_in_and_uses_the_page() -> anyhow::Result<()> 
     browser
         .screenshot(&screenshots().join("6-logged-in.png"))
         .await?;
+    // Log out: the cookie is gone, the page is refused again.
+    browser
+        .eval("(() => { setTimeout(() => document.querySelector('#logout').click(), 0); return true; })()")
+        .await?;
+    browser
+        .wait_for(
+            "location.pathname === '/admin/login' && document.querySelector('#credential') !== null",
+            Duration::from_secs(10),
+        )
+        .await?;
+    browser.open(&format!("{base}/admin")).await?;
+    browser
+        .wait_for(
+            "document.body && document.body.innerText.includes('/admin/login')",
+            Duration::from_secs(10),
+        )
+        .await?;
     // The cookie is no credential outside /admin.
     let mcp = send(
         http::Method::POST,

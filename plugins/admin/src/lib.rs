@@ -64,6 +64,8 @@ pub const TOOLS_CALL_PATH: &str = "/admin/api/tools/call";
 /// The login form for browsers under `use: auth` (public; sets the `toolgate_admin` cookie
 /// that `use: auth` accepts under `/admin` only).
 pub const LOGIN_PATH: &str = "/admin/login";
+/// POST (with the page's token): forget the login cookie.
+pub const LOGOUT_PATH: &str = "/admin/api/logout";
 
 /// The header a state-changing admin request carries the page's token in.
 pub const TOKEN_HEADER: &str = "x-toolgate-admin";
@@ -111,7 +113,7 @@ impl Install for Admin {
         let s = access.clone();
         let c = access.clone();
         let r = access.clone();
-        let (tl, tc) = (access.clone(), access.clone());
+        let (tl, tc, lo) = (access.clone(), access.clone(), access.clone());
         let reload = control.clone();
         let stats = stats::Stats::new();
         let recorder = stats.clone();
@@ -124,6 +126,12 @@ impl Install for Admin {
                 })
             })
             .route(LOGIN_PATH, |_| HttpService::new(login::LoginService))
+            .route(LOGOUT_PATH, move |_| {
+                HttpService::new(AdminService {
+                    access: lo,
+                    view: View::Logout,
+                })
+            })
             .route(TOOLS_LIST_PATH, move |parts| {
                 let rest = toolgate_openai::RestService::list(
                     parts,
@@ -299,6 +307,8 @@ enum View {
     Reload(ConfigControl),
     /// The REST route's service, behind the admin page's access rule.
     Rest(HttpService),
+    /// Forgets the login cookie.
+    Logout,
 }
 
 #[derive(Clone, Debug)]
@@ -344,7 +354,7 @@ impl tower::Service<HttpRequest> for AdminService {
             }
             return Box::pin(tower::ServiceExt::oneshot(rest.clone(), req));
         }
-        let wanted = if matches!(self.view, View::Reload(_)) {
+        let wanted = if matches!(self.view, View::Reload(_) | View::Logout) {
             Method::POST
         } else {
             Method::GET
@@ -384,6 +394,24 @@ impl tower::Service<HttpRequest> for AdminService {
             View::Stats(stats) => json(stats.json()),
             View::Config(control) => json(control.json()),
             View::Rest(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "unreachable"),
+            View::Logout => {
+                if !self.access.token_in(&req) {
+                    plain(
+                        StatusCode::FORBIDDEN,
+                        "a logout needs the admin page's token in X-Toolgate-Admin",
+                    )
+                } else {
+                    let mut r = Response::new(McpBody::empty());
+                    *r.status_mut() = StatusCode::NO_CONTENT;
+                    r.headers_mut().insert(
+                        http::header::SET_COOKIE,
+                        http::HeaderValue::from_static(
+                            "toolgate_admin=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0",
+                        ),
+                    );
+                    r
+                }
+            }
             View::Reload(control) => {
                 if !self.access.token_in(&req) {
                     let resp = plain(
