@@ -73,6 +73,29 @@ pub enum ErrorKind {
     Cancelled,
 }
 
+/// Settings of a component that cannot work, with a message that says what to write instead:
+/// the error of the policy crates' builders and `from_settings` (the config-file path wraps it
+/// in a [`LayerError`](crate::registry::LayerError) naming the layer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingsError {
+    message: String,
+}
+
+impl SettingsError {
+    /// Settings that cannot work, and why.
+    pub fn new(message: impl Into<String>) -> Self {
+        SettingsError {
+            message: message.into(),
+        }
+    }
+
+    /// What is wrong and what to write instead.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 /// An error on the MCP plane, rendered as a JSON-RPC error object.
 #[derive(Clone)]
 pub struct McpError {

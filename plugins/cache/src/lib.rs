@@ -35,7 +35,7 @@ mod service;
 mod settings;
 mod store;
 
-pub use error::{Error, ErrorKind};
+pub use error::Error;
 pub use factory::CacheFactory;
 pub use layer::CacheLayer;
 pub use service::Cache;

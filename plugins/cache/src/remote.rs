@@ -51,7 +51,7 @@ fn kind_name(kind: Kind) -> &'static str {
 impl Remote {
     pub(crate) fn new(settings: &RedisSettings) -> Result<Remote, Error> {
         Ok(Remote {
-            redis: SharedRedis::new(settings).map_err(|e| Error::settings(e.to_string()))?,
+            redis: SharedRedis::new(settings).map_err(|e| Error::new(e.to_string()))?,
             warnings: Warnings::default(),
         })
     }

@@ -110,13 +110,13 @@ impl Policy {
             shared: s.shared,
         };
         if policy.max_ttl < policy.ttl {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "max_ttl ({:?}) is shorter than ttl ({:?}); make it at least as long",
                 policy.max_ttl, policy.ttl
             )));
         }
         if policy.max_entries == 0 {
-            return Err(Error::settings(
+            return Err(Error::new(
                 "max_entries must be at least 1 (10000 keeps ten thousand answers)",
             ));
         }

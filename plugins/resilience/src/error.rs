@@ -2,32 +2,4 @@
 //! answered with [`McpError`](toolgate::McpError)s (`-31000`, `retryable: true`,
 //! `retry_after_ms`), see the layers.
 
-/// What went wrong; callers branch on this, not on the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The settings are invalid (a zero threshold, a rate outside 0–1, an unknown server).
-    Settings,
-}
-
-/// Invalid settings, with a message that says what to write instead.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
-}
-
-impl Error {
-    pub(crate) fn settings(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Settings,
-            message: message.into(),
-        }
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-}
+pub use toolgate::error::SettingsError as Error;

@@ -45,7 +45,7 @@ pub use circuit_breaker::{
     BreakerSettings, CircuitBreaker, CircuitBreakerFactory, CircuitBreakerLayer, CircuitState,
     ResponseFuture as CircuitBreakerFuture,
 };
-pub use error::{Error, ErrorKind};
+pub use error::Error;
 pub use hedge::{Hedge, HedgeFactory, HedgeLayer, HedgeSettings};
 pub use retry::{BudgetSettings, Retry, RetryFactory, RetryLayer, RetryPolicy, RetrySettings};
 

@@ -30,7 +30,7 @@ mod layer;
 mod service;
 mod settings;
 
-pub use error::{Error, ErrorKind};
+pub use error::Error;
 pub use factory::ToolSearchFactory;
 pub use index::Index;
 pub use layer::ToolSearchLayer;

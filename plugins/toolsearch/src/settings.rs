@@ -68,7 +68,7 @@ impl Policy {
             call_tool: s.call_tool.clone().unwrap_or(d.call_tool),
         };
         if policy.limit == 0 || policy.max_limit < policy.limit {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "limit {} must be at least 1 and at most max_limit ({})",
                 policy.limit, policy.max_limit
             )));
@@ -77,7 +77,7 @@ impl Policy {
             || policy.call_tool.is_empty()
             || policy.search_tool == policy.call_tool
         {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "search_tool ('{}') and call_tool ('{}') must be two different, non-empty names",
                 policy.search_tool, policy.call_tool
             )));

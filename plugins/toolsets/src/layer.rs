@@ -77,7 +77,7 @@ impl ToolsetLayer {
         for (caller, toolset) in bindings {
             let caller = caller.into();
             if let Some(other) = map.get(&caller) {
-                return Err(Error::settings(format!(
+                return Err(Error::new(format!(
                     "caller '{caller}' is bound to toolsets '{}' and '{}'; a caller gets one \
                      toolset",
                     other.name(),

@@ -18,7 +18,7 @@ mod layer;
 mod settings;
 mod toolset;
 
-pub use error::{Error, ErrorKind};
+pub use error::Error;
 pub use factory::ToolsetsFactory;
 pub use layer::{ToolsetLayer, ToolsetService};
 pub use settings::{ToolsetSettings, ToolsetsSettings};

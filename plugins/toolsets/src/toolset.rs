@@ -40,7 +40,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        return Err(Error::settings(format!(
+        return Err(Error::new(format!(
             "toolset name '{name}' must be letters, digits, '_' and '-' only (it is the last \
              segment of the toolset's path)"
         )));
@@ -59,7 +59,7 @@ impl Toolset {
         check_name(name)?;
         let patterns: Vec<String> = tools.into_iter().map(Into::into).collect();
         if patterns.is_empty() {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "toolsets.{name}.tools is empty; list the tools (exposed names or globs such \
                  as github__search_*)"
             )));
@@ -67,7 +67,7 @@ impl Toolset {
         let mut b = GlobSetBuilder::new();
         for (i, p) in patterns.iter().enumerate() {
             let glob = Glob::new(p).map_err(|e| {
-                Error::settings(format!(
+                Error::new(format!(
                     "toolsets.{name}.tools[{i}]: invalid glob '{p}': {e}"
                 ))
             })?;
@@ -75,7 +75,7 @@ impl Toolset {
         }
         let globs = b
             .build()
-            .map_err(|e| Error::settings(format!("toolsets.{name}.tools: {e}")))?;
+            .map_err(|e| Error::new(format!("toolsets.{name}.tools: {e}")))?;
         Ok(Toolset {
             inner: Arc::new(Inner {
                 name: name.to_owned(),

@@ -29,7 +29,7 @@ mod settings;
 mod split;
 
 pub use canary::{Canary, CanaryLayer};
-pub use error::{Error, ErrorKind};
+pub use error::Error;
 pub use factory::{CanaryFactory, MirrorFactory};
 pub use mirror::{Mirror, MirrorLayer};
 pub use settings::{CanaryRoute, CanarySettings, MirrorRoute, MirrorSettings};

@@ -68,7 +68,7 @@ pub(crate) fn check_route(
 ) -> Result<(), Error> {
     for name in [from, to] {
         if !known.contains(&name) {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "no upstream server is named '{name}'; configured servers: {}",
                 if known.is_empty() {
                     "(none)".to_owned()
@@ -79,12 +79,12 @@ pub(crate) fn check_route(
         }
     }
     if from == to {
-        return Err(Error::settings(format!(
+        return Err(Error::new(format!(
             "'{from}' is both from and to: name two different servers"
         )));
     }
     if !(0.0..=1.0).contains(&share) {
-        return Err(Error::settings(format!(
+        return Err(Error::new(format!(
             "{what} {share} is not a share: write a number from 0 to 1, such as 0.1"
         )));
     }

@@ -103,29 +103,29 @@ impl Policy {
 
     pub(crate) fn check(&self) -> Result<(), Error> {
         if self.consecutive_failures == 0 {
-            return Err(Error::settings(
+            return Err(Error::new(
                 "consecutive_failures must be at least 1 (5 opens the circuit after five failures in a row)",
             ));
         }
         if let Some(rate) = self.failure_rate
             && !(rate > 0.0 && rate <= 1.0)
         {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "failure_rate {rate} is not a share: write a number above 0 and at most 1, such as 0.5"
             )));
         }
         if self.min_requests == 0 {
-            return Err(Error::settings(
+            return Err(Error::new(
                 "min_requests must be at least 1 (20 waits for twenty requests in the window)",
             ));
         }
         if self.probes == 0 {
-            return Err(Error::settings(
+            return Err(Error::new(
                 "probes must be at least 1: a half-open circuit needs a request to test the upstream",
             ));
         }
         if self.max_open_for < self.open_for {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "max_open_for ({:?}) is shorter than open_for ({:?}); make it at least as long",
                 self.max_open_for, self.open_for
             )));

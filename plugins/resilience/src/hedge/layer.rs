@@ -82,7 +82,7 @@ impl Policy {
             trust_annotations: s.trust_annotations.unwrap_or(d.trust_annotations),
         };
         if !(policy.percentile > 0.0 && policy.percentile < 1.0) {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "percentile {} is not a share: write a number between 0 and 1, such as 0.9",
                 policy.percentile
             )));

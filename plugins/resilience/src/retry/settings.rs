@@ -132,31 +132,31 @@ impl Settings {
     /// What tower's budget and backoff would panic or fail on, refused with what to write.
     pub(crate) fn check(&self) -> Result<(), Error> {
         if self.max_backoff < self.initial_backoff {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "max_backoff ({:?}) is shorter than initial_backoff ({:?}); make it at least as long",
                 self.max_backoff, self.initial_backoff
             )));
         }
         if !(0.0..=1.0).contains(&self.jitter) {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "jitter {} is not a share: write a number from 0 to 1, such as 0.5",
                 self.jitter
             )));
         }
         if !(0.0..=10.0).contains(&self.ratio) || self.ratio.is_nan() {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "budget.ratio {} is out of range: write retries per request from 0 to 10, such as 0.2",
                 self.ratio
             )));
         }
         if self.window < Duration::from_secs(1) || self.window > Duration::from_secs(60) {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "budget.window {:?} is out of range: write 1s to 60s, such as 10s",
                 self.window
             )));
         }
         if self.min_per_second > 1_000_000 {
-            return Err(Error::settings(format!(
+            return Err(Error::new(format!(
                 "budget.min_per_second {} is too large: write at most 1000000",
                 self.min_per_second
             )));
