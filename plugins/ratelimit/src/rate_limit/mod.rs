@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use governor::DefaultKeyedRateLimiter;
 use governor::clock::Clock as _;
@@ -51,26 +52,54 @@ impl fmt::Debug for Limits {
     }
 }
 
+/// The rules' rates and scopes, checked: at least one rule, each scope valid. Shared by the
+/// local and the Redis store.
+pub(crate) fn compile(
+    rules: impl IntoIterator<Item = RateRule>,
+) -> Result<Vec<(Rate, Scope)>, Error> {
+    let rules = rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let scope = Scope::new(&r.per, r.server.as_deref(), r.tool.as_deref())
+                .map_err(|e| Error::settings(format!("rules[{i}]: {e}")))?;
+            Ok((r.rate, scope))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    if rules.is_empty() {
+        return Err(Error::settings(
+            "`rules` is empty: add at least one rule such as {rate: 10/s, per: identity}",
+        ));
+    }
+    Ok(rules)
+}
+
+/// The refusal of a request over `rate` in `scope`, which has budget again after `wait`.
+pub(crate) fn over_limit(rate: &Rate, scope: &Scope, facts: &Facts, wait: Duration) -> Error {
+    Error::rejected(
+        ErrorKind::RateLimited,
+        format!(
+            "rate limit {rate} exceeded for {}; retry in {} ms",
+            scope.describe(facts),
+            crate::error::ceil_millis(wait).max(1)
+        ),
+        wait,
+        facts.server.as_deref(),
+        rate.to_string(),
+        scope.per_names(),
+    )
+}
+
 impl Limits {
     pub(crate) fn new(rules: impl IntoIterator<Item = RateRule>) -> Result<Limits, Error> {
-        let rules = rules
+        let rules = compile(rules)?
             .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let scope = Scope::new(&r.per, r.server.as_deref(), r.tool.as_deref())
-                    .map_err(|e| Error::settings(format!("rules[{i}]: {e}")))?;
-                Ok(Rule {
-                    rate: r.rate,
-                    scope,
-                    limiter: DefaultKeyedRateLimiter::dashmap(r.rate.quota()),
-                })
+            .map(|(rate, scope)| Rule {
+                rate,
+                scope,
+                limiter: DefaultKeyedRateLimiter::dashmap(rate.quota()),
             })
-            .collect::<Result<Vec<_>, Error>>()?;
-        if rules.is_empty() {
-            return Err(Error::settings(
-                "`rules` is empty: add at least one rule such as {rate: 10/s, per: identity}",
-            ));
-        }
+            .collect();
         Ok(Limits {
             rules,
             checks: AtomicU64::new(0),
@@ -92,19 +121,7 @@ impl Limits {
             };
             if let Err(not_until) = rule.limiter.check_key(&key) {
                 let wait = not_until.wait_time_from(rule.limiter.clock().now());
-                return Err(Error::rejected(
-                    ErrorKind::RateLimited,
-                    format!(
-                        "rate limit {} exceeded for {}; retry in {} ms",
-                        rule.rate,
-                        rule.scope.describe(facts),
-                        crate::error::ceil_millis(wait).max(1)
-                    ),
-                    wait,
-                    facts.server.as_deref(),
-                    rule.rate.to_string(),
-                    rule.scope.per_names(),
-                ));
+                return Err(over_limit(&rule.rate, &rule.scope, facts, wait));
             }
         }
         Ok(())

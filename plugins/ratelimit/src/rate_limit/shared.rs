@@ -147,23 +147,10 @@ impl SharedRateLimitLayer {
         redis: &RedisSettings,
         on_error: OnStoreError,
     ) -> Result<Self, Error> {
-        let rules = rules
+        let rules = super::compile(rules)?
             .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let scope = Scope::new(&r.per, r.server.as_deref(), r.tool.as_deref())
-                    .map_err(|e| Error::settings(format!("rules[{i}]: {e}")))?;
-                Ok(Rule {
-                    rate: r.rate,
-                    scope,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        if rules.is_empty() {
-            return Err(Error::settings(
-                "`rules` is empty: add at least one rule such as {rate: 10/s, per: identity}",
-            ));
-        }
+            .map(|(rate, scope)| Rule { rate, scope })
+            .collect();
         Ok(SharedRateLimitLayer {
             shared: Arc::new(Shared {
                 rules,
@@ -241,20 +228,7 @@ where
                 match shared.store.take(&key, &rule.rate).await {
                     Ok(None) => {}
                     Ok(Some(wait)) => {
-                        return Err(Error::rejected(
-                            ErrorKind::RateLimited,
-                            format!(
-                                "rate limit {} exceeded for {}; retry in {} ms",
-                                rule.rate,
-                                rule.scope.describe(&facts),
-                                crate::error::ceil_millis(wait).max(1)
-                            ),
-                            wait,
-                            facts.server.as_deref(),
-                            rule.rate.to_string(),
-                            rule.scope.per_names(),
-                        )
-                        .into());
+                        return Err(super::over_limit(&rule.rate, &rule.scope, &facts, wait).into());
                     }
                     Err(why) => {
                         shared.warn(&why);
