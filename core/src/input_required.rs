@@ -124,7 +124,7 @@ impl Suspensions {
             "params": input.params.as_deref(),
         });
         suspended.waiting.insert(key.clone(), input.answer);
-        let state = crate::server::new_session_id();
+        let state = crate::server::random_token();
         let result = serde_json::json!({
             "resultType": "input_required",
             "inputRequests": {key: request},

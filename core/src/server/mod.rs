@@ -274,8 +274,9 @@ pub(crate) fn accepted() -> Response<McpBody> {
     r
 }
 
-/// 32 random bytes, hex: visible ASCII, unguessable.
-pub(crate) fn new_session_id() -> String {
+/// 32 random bytes, hex: visible ASCII, unguessable (session ids, request states, the admin
+/// page's token).
+pub fn random_token() -> String {
     use rand::RngCore;
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);

@@ -402,7 +402,7 @@ impl Inner {
                 "too many open sessions; try again later",
             );
         }
-        let sid: Arc<str> = super::new_session_id().into();
+        let sid: Arc<str> = super::random_token().into();
         let session = Arc::new(Session::new(SessionInfo::new(
             Some(sid.clone()),
             TransportKind::StreamableHttp,

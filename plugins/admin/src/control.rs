@@ -22,14 +22,6 @@ pub struct ReloadOutcome {
     pub message: String,
 }
 
-/// A fresh random token for the page's state-changing requests (32 random bytes, hex).
-pub(crate) fn token() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// The running config file and its reload, shared by the admin page and the program.
 #[derive(Clone)]
 pub struct ConfigControl {
@@ -71,7 +63,7 @@ impl ConfigControl {
         ConfigControl {
             inner: Arc::new(Inner {
                 path,
-                token: token(),
+                token: toolgate::server::random_token(),
                 requested: Notify::new(),
                 outcome: watch::Sender::new(None),
             }),
