@@ -169,8 +169,8 @@ pub(crate) struct Shared {
     pub(crate) dedicated: bool,
     /// For an upstream of several replicas: them, balanced (it has no connection of its own).
     pub(crate) pool: Option<replicas::Pool>,
-    /// How it is reached: `stdio`, `http` or `sse` (set once the supervisor starts).
-    pub(crate) transport: std::sync::OnceLock<&'static str>,
+    /// How it is reached: `stdio`, `http` or `sse`.
+    pub(crate) transport: &'static str,
     /// Times it became ready again after having been ready (restarts and reconnections).
     pub(crate) restarts: std::sync::atomic::AtomicU64,
     pub(crate) was_ready: std::sync::atomic::AtomicBool,
@@ -236,27 +236,46 @@ pub const STOPPED: &str = "gateway shutting down";
 impl Upstream {
     fn new(
         name: &str,
+        transport: &'static str,
         options: UpstreamOptions,
         shutdown: CancellationToken,
         credentials: credentials::Credentials,
         dedicated: bool,
     ) -> Upstream {
-        Self::with_pool(name, options, shutdown, credentials, dedicated, None)
+        Self::with_pool(
+            name,
+            transport,
+            options,
+            shutdown,
+            credentials,
+            dedicated,
+            None,
+        )
     }
 
     /// The one upstream in front of replicas (see [`Upstream::start_replicas`]).
     fn new_front(
         name: &str,
+        transport: &'static str,
         options: UpstreamOptions,
         shutdown: CancellationToken,
         credentials: credentials::Credentials,
         pool: replicas::Pool,
     ) -> Upstream {
-        Self::with_pool(name, options, shutdown, credentials, false, Some(pool))
+        Self::with_pool(
+            name,
+            transport,
+            options,
+            shutdown,
+            credentials,
+            false,
+            Some(pool),
+        )
     }
 
     fn with_pool(
         name: &str,
+        transport: &'static str,
         options: UpstreamOptions,
         shutdown: CancellationToken,
         credentials: credentials::Credentials,
@@ -277,7 +296,7 @@ impl Upstream {
                 credentials: Arc::new(credentials),
                 dedicated,
                 pool,
-                transport: std::sync::OnceLock::new(),
+                transport,
                 restarts: std::sync::atomic::AtomicU64::new(0),
                 was_ready: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -324,8 +343,14 @@ impl Upstream {
             Ok(c) => (c, None),
             Err(reason) => (credentials::Credentials::none(&name_arc), Some(reason)),
         };
-        let up = Upstream::new(name, options, shutdown, credentials, dedicated);
-        let _ = up.shared.transport.set(transport_name(&spec));
+        let up = Upstream::new(
+            name,
+            transport_name(&spec),
+            options,
+            shutdown,
+            credentials,
+            dedicated,
+        );
         let shared = up.shared.clone();
         if let Some(reason) = broken {
             tracing::error!(upstream = %shared.name, %reason, "upstream cannot start: its settings are wrong");
@@ -391,7 +416,7 @@ impl Upstream {
 
     /// How it is reached: `stdio`, `http` (Streamable HTTP) or `sse` (legacy HTTP+SSE).
     pub fn transport(&self) -> &'static str {
-        self.shared.transport.get().copied().unwrap_or("stdio")
+        self.shared.transport
     }
 
     /// Times it became ready again after having been ready once: restarts of a stdio child,

@@ -301,6 +301,7 @@ mod tests {
         .expect("credentials");
         let upstream = Upstream::new(
             "guarded",
+            "http",
             UpstreamOptions::default(),
             CancellationToken::new(),
             credentials,

@@ -173,26 +173,45 @@ fn replica_failed(e: &McpError) -> bool {
 impl Pool {
     /// The balance of `at` was tried already when bit `at` of `tried` is set.
     fn pick(&self, tried: u64, now: Instant) -> Option<usize> {
-        let open = |i: &usize| tried & (1 << i) == 0 && self.replicas[*i].ready();
-        let in_balance = |i: &usize| !self.replicas[*i].health.lock().ejected(now);
-        let n = self.replicas.len();
-        let count = (0..n).filter(open).filter(in_balance).count();
-        if count == 0 {
-            // Every ready replica is ejected: use the one whose ejection ends first.
-            return (0..n)
-                .filter(open)
-                .min_by_key(|i| self.replicas[*i].health.lock().ejected_until.unwrap_or(now));
+        // One pass: each replica's readiness and ejection read once. In the balance: ready,
+        // untried, not ejected; the fallback when there are none: the ready, untried replica
+        // whose ejection ends first.
+        let mut candidates = [0usize; MAX_REPLICAS];
+        let mut count = 0;
+        let mut fallback: Option<(Instant, usize)> = None;
+        for (i, replica) in self.replicas.iter().enumerate() {
+            if tried & (1 << i) != 0 || !replica.ready() {
+                continue;
+            }
+            match replica
+                .health
+                .lock()
+                .ejected_until
+                .filter(|until| *until > now)
+            {
+                None => {
+                    candidates[count] = i;
+                    count += 1;
+                }
+                Some(until) => {
+                    if fallback.is_none_or(|(first, _)| until < first) {
+                        fallback = Some((until, i));
+                    }
+                }
+            }
         }
-        let nth = |k: usize| (0..n).filter(open).filter(in_balance).nth(k);
-        if count == 1 {
-            return nth(0);
+        match count {
+            0 => fallback.map(|(_, i)| i),
+            1 => Some(candidates[0]),
+            _ => {
+                let r = self.random();
+                let a = (r % count as u64) as usize;
+                let b = (a + 1 + ((r >> 32) % (count as u64 - 1)) as usize) % count;
+                let (a, b) = (candidates[a], candidates[b]);
+                let load = |i: usize| self.replicas[i].upstream.inflight();
+                Some(if load(b) < load(a) { b } else { a })
+            }
         }
-        let r = self.random();
-        let a = (r % count as u64) as usize;
-        let b = (a + 1 + ((r >> 32) % (count as u64 - 1)) as usize) % count;
-        let (a, b) = (nth(a)?, nth(b)?);
-        let load = |i: usize| self.replicas[i].upstream.inflight();
-        Some(if load(b) < load(a) { b } else { a })
     }
 
     fn random(&self) -> u64 {
@@ -347,8 +366,7 @@ impl Upstream {
             merging: parking_lot::Mutex::new(()),
         };
         let transport = super::transport_name(&specs[0]);
-        let front = Upstream::new_front(name, options, shutdown, credentials, pool);
-        let _ = front.shared.transport.set(transport);
+        let front = Upstream::new_front(name, transport, options, shutdown, credentials, pool);
         spawn_merge(front.shared.clone());
         front
     }
@@ -469,6 +487,7 @@ mod tests {
         let replica = Replica {
             upstream: Upstream::new(
                 "r#1",
+                "stdio",
                 UpstreamOptions::default(),
                 CancellationToken::new(),
                 credentials::Credentials::none(&Arc::from("r#1")),
