@@ -113,17 +113,30 @@ impl RedisSettings {
 
     /// The URL with any password replaced by `***`, for logs and errors.
     pub fn redacted_url(&self) -> String {
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return self.url.clone();
-        };
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        match authority.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or("", |(user, _)| user);
-                format!("{scheme}://{user}:***@{host}{path}")
-            }
-            None => self.url.clone(),
+        redact_url_password(&self.url)
+    }
+}
+
+/// `text` with the password of the first URL in it (`scheme://user:password@host…`) replaced
+/// by `***`; a `${VAR}` reference in its place is kept (it names a variable, not its value).
+/// For logs, errors and config shown to operators.
+pub fn redact_url_password(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &text[authority_start..];
+    let authority_end = rest.find(['/', ' ', '"', '\'', ',']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') && !userinfo.contains("${") => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!(
+                "{}{user}:***@{host}{}",
+                &text[..authority_start],
+                &rest[authority_end..]
+            )
         }
+        _ => text.to_owned(),
     }
 }
 

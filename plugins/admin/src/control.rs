@@ -131,7 +131,7 @@ pub(crate) fn mask(text: &str) -> String {
 }
 
 fn mask_line(line: &str) -> String {
-    let line = mask_url_password(line);
+    let line = toolgate::config::redact_url_password(line);
     // `key: value` (YAML) or `"key": value` (JSON), possibly inside a flow map `{a: b, c: d}`.
     let mut out = String::with_capacity(line.len());
     let mut rest = line.as_str();
@@ -165,28 +165,6 @@ fn mask_line(line: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// `scheme://user:password@host` → `scheme://user:***@host`.
-fn mask_url_password(line: &str) -> String {
-    let Some(scheme_end) = line.find("://") else {
-        return line.to_owned();
-    };
-    let authority_start = scheme_end + 3;
-    let rest = &line[authority_start..];
-    let authority_end = rest.find(['/', ' ', '"', '\'', ',']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') && !userinfo.contains("${") => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!(
-                "{}{user}:***@{host}{}",
-                &line[..authority_start],
-                &rest[authority_end..]
-            )
-        }
-        _ => line.to_owned(),
-    }
 }
 
 #[cfg(test)]
