@@ -30,3 +30,19 @@ where
     eprintln!("{}", output.describe());
     output.expect_success()
 }
+
+/// Starts `tests/python/<script> ARGS…` with the interop venv and returns it running, for tests
+/// that act while it runs ([`ChildProcess::wait_for_line`](crate::process::ChildProcess::wait_for_line)).
+pub fn spawn_python<I, S>(script: &str, args: I) -> anyhow::Result<crate::process::ChildProcess>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = std::process::Command::new(paths::venv_python()?);
+    command
+        .arg(paths::python_script(script)?)
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    crate::process::ChildProcess::spawn(format!("python {script}"), command)
+}

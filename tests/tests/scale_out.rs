@@ -27,6 +27,47 @@ fn config(redis: &RedisServer, rate: &str, on_store_error: &str) -> anyhow::Resu
         )))
 }
 
+/// Three gateways `gw1`…`gw3` (a demo server each, answering `whoami` with its gateway's name)
+/// with one session secret and `extra` YAML, behind haproxy.
+async fn three_replicas_behind_haproxy(
+    extra: &str,
+) -> anyhow::Result<(Vec<toolgate_tests::Gateway>, Haproxy)> {
+    let mut gateways = Vec::new();
+    for name in ["gw1", "gw2", "gw3"] {
+        let config = GatewayConfig::new()
+            .server("demo", Upstream::demo(name)?)
+            .section(format!(
+                "server:\n  session_secret: \"three-replicas-one-secret-0123456789\"\n{extra}"
+            ));
+        let (gateway, _session) = gateway_with_tools(&config, &["demo__whoami"]).await?;
+        gateways.push(gateway);
+    }
+    let haproxy = Haproxy::start(&gateways.iter().map(|g| g.addr()).collect::<Vec<_>>()).await?;
+    Ok((gateways, haproxy))
+}
+
+/// The Python SDK client of `replicas_one_session.py` making `calls` calls through `url`.
+fn python_client(url: &str, calls: u32, pause_ms: u32) -> anyhow::Result<ChildProcess> {
+    toolgate_tests::python::spawn_python(
+        "replicas_one_session.py",
+        [
+            url.to_owned(),
+            "--calls".into(),
+            calls.to_string(),
+            "--pause-ms".into(),
+            pause_ms.to_string(),
+        ],
+    )
+}
+
+/// The client's closing JSON line: `{"ok", "failed", "answers", "errors"}`.
+async fn summary_of(client: &mut ChildProcess) -> anyhow::Result<Value> {
+    let line = client
+        .wait_for_line("\"ok\"", Duration::from_secs(90))
+        .await?;
+    Ok(serde_json::from_str(&line[line.find('{').unwrap_or(0)..])?)
+}
+
 async fn echo(session: &McpSession) -> anyhow::Result<Value> {
     session
         .call_tool("demo__echo", json!({"message": "hi"}))
@@ -189,36 +230,13 @@ async fn a_session_opened_on_one_replica_is_served_by_another() -> anyhow::Resul
 /// answered by the two others.
 #[tokio::test]
 async fn the_python_sdk_keeps_one_session_across_replicas_behind_haproxy() -> anyhow::Result<()> {
-    let replica = |name: &str| -> anyhow::Result<GatewayConfig> {
-        Ok(GatewayConfig::new()
-            .server("demo", Upstream::demo(name)?)
-            .section("server:\n  session_secret: \"three-replicas-one-secret-0123456789\"\n"))
-    };
-    let mut gateways = Vec::new();
-    for name in ["gw1", "gw2", "gw3"] {
-        let (gateway, _session) = gateway_with_tools(&replica(name)?, &["demo__whoami"]).await?;
-        gateways.push(gateway);
-    }
-    let haproxy = Haproxy::start(&gateways.iter().map(|g| g.addr()).collect::<Vec<_>>()).await?;
-
-    let mut command = std::process::Command::new(toolgate_tests::paths::venv_python()?);
-    command
-        .arg(toolgate_tests::paths::python_script(
-            "replicas_one_session.py",
-        )?)
-        .arg(haproxy.url())
-        .args(["--calls", "200", "--pause-ms", "10"])
-        .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let mut client = ChildProcess::spawn("python replicas_one_session.py", command)?;
+    let (mut gateways, haproxy) = three_replicas_behind_haproxy("").await?;
+    let mut client = python_client(&haproxy.url(), 200, 10)?;
     client
         .wait_for_line("call 100 ", Duration::from_secs(60))
         .await?;
     gateways[1].kill();
-    let summary = client
-        .wait_for_line("\"ok\"", Duration::from_secs(90))
-        .await?;
-    let summary: Value = serde_json::from_str(&summary[summary.find('{').unwrap_or(0)..])?;
+    let summary = summary_of(&mut client).await?;
     let output = client.output();
     let (ok, failed) = (summary["ok"].as_u64(), summary["failed"].as_u64());
     ensure!(
@@ -301,35 +319,14 @@ async fn a_cache_in_redis_answers_on_every_replica() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_limit_in_redis_holds_across_three_replicas_behind_haproxy() -> anyhow::Result<()> {
     let redis = RedisServer::start().await?;
-    let replica = |name: &str| -> anyhow::Result<GatewayConfig> {
-        Ok(GatewayConfig::new()
-            .server("demo", Upstream::demo(name)?)
-            .section(format!(
-                "server:\n  session_secret: \"three-replicas-one-secret-0123456789\"\nredis:\n  url: {}\n  key_prefix: \"limit-{}:\"\nlayers:\n  - use: rate_limit\n    store: redis\n    rules:\n      - {{rate: 100/min, server: demo, tool: whoami}}\n",
-                redis.url(),
-                std::process::id()
-            )))
-    };
-    let mut gateways = Vec::new();
-    for name in ["gw1", "gw2", "gw3"] {
-        let (gateway, _session) = gateway_with_tools(&replica(name)?, &["demo__whoami"]).await?;
-        gateways.push(gateway);
-    }
-    let haproxy = Haproxy::start(&gateways.iter().map(|g| g.addr()).collect::<Vec<_>>()).await?;
-    let mut command = std::process::Command::new(toolgate_tests::paths::venv_python()?);
-    command
-        .arg(toolgate_tests::paths::python_script(
-            "replicas_one_session.py",
-        )?)
-        .arg(haproxy.url())
-        .args(["--calls", "150", "--pause-ms", "0"])
-        .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let mut client = ChildProcess::spawn("python replicas_one_session.py", command)?;
-    let summary = client
-        .wait_for_line("\"ok\"", Duration::from_secs(90))
-        .await?;
-    let summary: Value = serde_json::from_str(&summary[summary.find('{').unwrap_or(0)..])?;
+    let (_gateways, haproxy) = three_replicas_behind_haproxy(&format!(
+        "redis:\n  url: {}\n  key_prefix: \"limit-{}:\"\nlayers:\n  - use: rate_limit\n    store: redis\n    rules:\n      - {{rate: 100/min, server: demo, tool: whoami}}\n",
+        redis.url(),
+        std::process::id()
+    ))
+    .await?;
+    let mut client = python_client(&haproxy.url(), 150, 0)?;
+    let summary = summary_of(&mut client).await?;
     let ok = summary["ok"].as_u64().unwrap_or(0);
     ensure!(
         (97..=103).contains(&ok) && summary["failed"].as_u64() == Some(150 - ok),
