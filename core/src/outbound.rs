@@ -108,6 +108,35 @@ impl Outbound {
     }
 }
 
+/// Feeds `on` the messages of `messages` (the gateway's notifications, from
+/// [`Aggregate::subscribe`](crate::aggregate::Aggregate::subscribe)) for as long as `owner`
+/// lives and the channel is open: spawns a task, which ends at the first message after
+/// `owner` is dropped. `on(owner, None)` says the receiver fell behind and missed messages
+/// (a cache should then forget everything). For layers that keep state derived from the
+/// catalog.
+pub fn watch<T>(
+    mut messages: tokio::sync::broadcast::Receiver<Outbound>,
+    owner: std::sync::Weak<T>,
+    on: impl Fn(Arc<T>, Option<&Outbound>) + Send + 'static,
+) where
+    T: Send + Sync + 'static,
+{
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            let message = messages.recv().await;
+            let Some(owner) = owner.upgrade() else {
+                return;
+            };
+            match message {
+                Ok(message) => on(owner, Some(&message)),
+                Err(RecvError::Lagged(_)) => on(owner, None),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -189,24 +189,18 @@ impl CacheLayer {
     /// [`Aggregate::subscribe`](toolgate::aggregate::Aggregate::subscribe)) until the layer is
     /// dropped or the gateway stops: spawns a task. A receiver that falls behind clears the
     /// cache rather than miss an invalidation.
-    pub fn watch(&self, mut notifications: broadcast::Receiver<Outbound>) {
-        let weak: Weak<Shared> = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
-            loop {
-                let message = notifications.recv().await;
-                let Some(shared) = weak.upgrade() else {
-                    return;
-                };
+    pub fn watch(&self, notifications: broadcast::Receiver<Outbound>) {
+        toolgate::outbound::watch(
+            notifications,
+            Arc::downgrade(&self.shared),
+            |shared, message| {
                 let layer = CacheLayer { shared };
                 match message {
-                    Ok(message) => layer.on(&message),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        layer.shared.store.invalidate_all();
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Some(message) => layer.on(message),
+                    None => layer.shared.store.invalidate_all(),
                 }
-            }
-        });
+            },
+        );
     }
 
     fn on(&self, message: &Outbound) {

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -166,28 +166,25 @@ impl ToolSearchLayer {
     /// [`Aggregate::subscribe`](toolgate::aggregate::Aggregate::subscribe)) say the tool list
     /// changed; without it an index serves for 30 s. Spawns a task that ends with the layer
     /// or the gateway.
-    pub fn watch(&self, mut notifications: broadcast::Receiver<Outbound>) {
+    pub fn watch(&self, notifications: broadcast::Receiver<Outbound>) {
         self.shared.watched.store(true, Ordering::Relaxed);
-        let weak: Weak<Shared> = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
-            loop {
-                let message = notifications.recv().await;
-                let Some(shared) = weak.upgrade() else {
-                    return;
-                };
-                let changed = match &message {
-                    Ok(Outbound::Notification { method, .. }) => {
+        toolgate::outbound::watch(
+            notifications,
+            Arc::downgrade(&self.shared),
+            |shared, message| {
+                let changed = match message {
+                    Some(Outbound::Notification { method, .. }) => {
                         &**method == "notifications/tools/list_changed"
                     }
-                    Ok(_) => false,
-                    Err(broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Some(_) => false,
+                    // Missed messages: one of them may have been a change.
+                    None => true,
                 };
                 if changed {
                     shared.generation.fetch_add(1, Ordering::AcqRel);
                 }
-            }
-        });
+            },
+        );
     }
 }
 
